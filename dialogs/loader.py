@@ -1,0 +1,291 @@
+"""Load program definition files and check them before any user sees them.
+
+Like pyxform, every problem becomes a coded error that names the file, the
+field path inside it and what is wrong, so that whoever wrote the file can fix
+it without reading Python.  All problems of a file are reported at once.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from dialogs.schema import NUMERIC_TYPES, Condition, Program, QType, Question
+
+BUILTIN_DIR = Path(__file__).parent / "programs"
+SUFFIXES = (".yaml", ".yml", ".toml")
+
+
+@dataclass(frozen=True)
+class DefinitionProblem:
+    """One problem in a definition file."""
+
+    file: str
+    field: str
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.field}: [{self.code}] {self.message}"
+
+
+class DefinitionError(Exception):
+    """A definition file could not be loaded; carries every problem found."""
+
+    def __init__(self, problems: list[DefinitionProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def _loc(parts: Iterable[Any]) -> str:
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(file)"
+
+
+def _read(path: Path) -> Any:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".toml":
+        return tomllib.loads(text)
+    return yaml.safe_load(text)
+
+
+def load_program(path: Path | str) -> Program:
+    """Read, validate and cross-check one definition file."""
+    path = Path(path)
+    name = str(path)
+    if path.suffix not in SUFFIXES:
+        raise DefinitionError(
+            [DefinitionProblem(name, "(file)", "E001", "a definition is a .yaml or .toml file")]
+        )
+    try:
+        raw = _read(path)
+    except OSError as exc:
+        raise DefinitionError(
+            [DefinitionProblem(name, "(file)", "E002", f"cannot read: {exc}")]
+        ) from exc
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise DefinitionError(
+            [DefinitionProblem(name, "(file)", "E003", f"not valid syntax: {exc}")]
+        ) from exc
+    if not isinstance(raw, dict):
+        raise DefinitionError(
+            [DefinitionProblem(name, "(file)", "E004", "the file must hold a mapping")]
+        )
+    try:
+        program = Program.model_validate(raw)
+    except ValidationError as exc:
+        problems = [
+            DefinitionProblem(name, _loc(err["loc"]), "E010", err["msg"].removeprefix("Value error, "))
+            for err in exc.errors()
+        ]
+        raise DefinitionError(problems) from exc
+    problems = list(_cross_check(program, name))
+    if path.stem != program.id:
+        problems.append(
+            DefinitionProblem(
+                name, "id", "E020", f"the id '{program.id}' must match the file name '{path.stem}'"
+            )
+        )
+    if problems:
+        raise DefinitionError(problems)
+    return program
+
+
+def _dupes(ids: list[str]) -> list[str]:
+    seen: set[str] = set()
+    out: list[str] = []
+    for i in ids:
+        if i in seen and i not in out:
+            out.append(i)
+        seen.add(i)
+    return out
+
+
+def _check_question(q: Question, where: str, file: str, in_group: bool) -> Iterator[DefinitionProblem]:
+    def bad(field: str, code: str, message: str) -> DefinitionProblem:
+        return DefinitionProblem(file, f"{where}.{field}", code, message)
+
+    t = q.type
+    if t is QType.GROUP:
+        if in_group:
+            yield bad("type", "E030", "a group cannot hold another group")
+        if not q.fields:
+            yield bad("fields", "E031", "a group needs its fields")
+        else:
+            for dup in _dupes([f.id for f in q.fields]):
+                yield bad("fields", "E032", f"duplicate field id '{dup}'")
+            sibling = {f.id: f for f in q.fields}
+            for i, f in enumerate(q.fields):
+                yield from _check_question(f, f"{where}.fields[{i}]", file, True)
+                if f.type is QType.SUM:
+                    for ref in f.of or []:
+                        if ref not in sibling or sibling[ref].type not in NUMERIC_TYPES:
+                            yield bad(
+                                f"fields[{i}].of", "E033",
+                                f"'{ref}' is not a numeric field of this group",
+                            )
+        if q.min_rows is not None and q.max_rows is not None and q.min_rows > q.max_rows:
+            yield bad("min_rows", "E034", "min_rows is larger than max_rows")
+    elif q.fields is not None:
+        yield bad("fields", "E035", f"only a group has fields, not a '{t}'")
+    if t in (QType.CHOICE, QType.MULTICHOICE):
+        opts = q.options or []
+        if len(opts) < 2:
+            yield bad("options", "E036", "a choice needs at least two options")
+        for dup in _dupes(opts):
+            yield bad("options", "E037", f"duplicate option '{dup}'")
+    elif q.options is not None:
+        yield bad("options", "E038", f"a '{t}' question takes no options")
+    if t is QType.SUM:
+        if not in_group:
+            yield bad("type", "E039", "a sum is computed inside a group only")
+        if not q.of:
+            yield bad("of", "E040", "a sum needs 'of', the fields it adds up")
+    elif q.of is not None:
+        yield bad("of", "E041", "only a sum takes 'of'")
+    pairs = (("min", "max"), ("min_chars", "max_chars"), ("min_files", "max_files"))
+    for lo, hi in pairs:
+        a, b = getattr(q, lo), getattr(q, hi)
+        if a is not None and b is not None and a > b:
+            yield bad(lo, "E042", f"{lo} is larger than {hi}")
+    if not in_group and not q.help and q.asked:
+        yield bad("help", "E043", "every question needs a help text quoting its seed clause")
+
+
+def _check_condition(
+    cond: Condition, where: str, file: str, known: dict[str, Question]
+) -> Iterator[DefinitionProblem]:
+    for ref in sorted(cond.fields()):
+        if ref not in known:
+            yield DefinitionProblem(
+                file, where, "E050", f"condition refers to '{ref}', which is not an earlier question"
+            )
+    if cond.field is not None and cond.field in known:
+        q = known[cond.field]
+        for op in cond.operators():
+            if op in ("lt", "lte", "gt", "gte") and q.type not in NUMERIC_TYPES:
+                yield DefinitionProblem(
+                    file, where, "E051", f"'{op}' needs a number, but '{q.id}' is a '{q.type}'"
+                )
+            if op in ("rows_lt", "rows_gte") and q.type not in (QType.GROUP, QType.PHOTO, QType.FILE):
+                yield DefinitionProblem(
+                    file, where, "E052", f"'{op}' counts rows or files, but '{q.id}' is a '{q.type}'"
+                )
+            if op in ("eq", "ne", "in_", "not_in") and q.options:
+                values = cond.in_ or cond.not_in or [cond.eq if op == "eq" else cond.ne]
+                for v in values:
+                    if v not in q.options:
+                        yield DefinitionProblem(
+                            file, where, "E053", f"'{v}' is not an option of '{q.id}'"
+                        )
+    for i, sub in enumerate(cond.all or []):
+        yield from _check_condition(sub, f"{where}.all[{i}]", file, known)
+    for i, sub in enumerate(cond.any or []):
+        yield from _check_condition(sub, f"{where}.any[{i}]", file, known)
+    if cond.not_ is not None:
+        yield from _check_condition(cond.not_, f"{where}.not", file, known)
+
+
+def _cross_check(p: Program, file: str) -> Iterator[DefinitionProblem]:
+    for dup in _dupes([s.id for s in p.sections]):
+        yield DefinitionProblem(file, "sections", "E060", f"duplicate section id '{dup}'")
+    all_ids = [q.id for _, q in p.questions()]
+    for dup in _dupes(all_ids):
+        yield DefinitionProblem(file, "sections", "E061", f"duplicate question id '{dup}'")
+    known: dict[str, Question] = {}
+    for si, section in enumerate(p.sections):
+        where_s = f"sections[{si}]"
+        if section.when is not None:
+            yield from _check_condition(section.when, f"{where_s}.when", file, known)
+        for qi, q in enumerate(section.questions):
+            where = f"{where_s}.questions[{qi}]"
+            yield from _check_question(q, where, file, False)
+            if q.when is not None:
+                yield from _check_condition(q.when, f"{where}.when", file, known)
+            for ti, template in enumerate(q.suggest or []):
+                for ref in _template_refs(template):
+                    if ref != "today" and ref not in known:
+                        yield DefinitionProblem(
+                            file, f"{where}.suggest[{ti}]", "E054",
+                            f"suggestion refers to '{ref}', which is not an earlier question",
+                        )
+            known[q.id] = q
+    for ci, check in enumerate(p.checks):
+        yield from _check_condition(check.when, f"checks[{ci}].when", file, known)
+    for dup in _dupes([c.id for c in p.checks]):
+        yield DefinitionProblem(file, "checks", "E062", f"duplicate check id '{dup}'")
+    for dup in _dupes([r.id for r in p.review_chain]):
+        yield DefinitionProblem(file, "review_chain", "E063", f"duplicate level id '{dup}'")
+    for dup in _dupes([d.id for d in p.dates]):
+        yield DefinitionProblem(file, "dates", "E064", f"duplicate date id '{dup}'")
+    if p.studio_name is not None:
+        target = known.get(p.studio_name.field)
+        if target is None or target.type is not QType.TEXT:
+            yield DefinitionProblem(
+                file, "studio_name.field", "E065",
+                f"'{p.studio_name.field}' is not a text question of this program",
+            )
+
+
+def _template_refs(template: str) -> list[str]:
+    import string
+
+    return [f for _, f, _, _ in string.Formatter().parse(template) if f]
+
+
+@dataclass(frozen=True)
+class ProgramRegistry:
+    """The programs served, in a stable order (by id)."""
+
+    programs: dict[str, Program]
+
+    def get(self, program_id: str) -> Program | None:
+        return self.programs.get(program_id)
+
+    def __iter__(self) -> Iterator[Program]:
+        return iter(sorted(self.programs.values(), key=lambda p: p.id))
+
+    def __len__(self) -> int:
+        return len(self.programs)
+
+
+def definition_files(directory: Path) -> list[Path]:
+    """The definition files of a folder, sorted by name."""
+    return sorted(p for p in directory.iterdir() if p.suffix in SUFFIXES and p.is_file())
+
+
+def load_registry(*directories: Path) -> ProgramRegistry:
+    """Load every definition of the built-in folder and of any extra folders.
+
+    One broken file stops the load with all its problems: a union must not
+    serve a half-checked form.
+    """
+    dirs = directories or (BUILTIN_DIR,)
+    programs: dict[str, Program] = {}
+    problems: list[DefinitionProblem] = []
+    for directory in dirs:
+        for path in definition_files(directory):
+            try:
+                program = load_program(path)
+            except DefinitionError as exc:
+                problems.extend(exc.problems)
+                continue
+            if program.id in programs:
+                problems.append(
+                    DefinitionProblem(str(path), "id", "E066", f"program id '{program.id}' is used twice")
+                )
+            programs[program.id] = program
+    if problems:
+        raise DefinitionError(problems)
+    return ProgramRegistry(programs)

@@ -1,0 +1,320 @@
+"""Typed model of a program definition (one YAML file per program).
+
+A definition is data written by union staff, not code: every model here
+forbids unknown keys so that a typo in a file is an error at load time, never
+a question silently missing from a declaration.  Cross-field checks (unique
+ids, references, conditions) live in :mod:`dialogs.loader`, which reports
+them with the file and the field path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ID_PATTERN = r"^[a-z][a-z0-9_]*$"
+PROGRAM_ID_PATTERN = r"^[a-z][a-z0-9-]{1,23}$"
+
+
+class Strict(BaseModel):
+    """Base for definition models: unknown keys are refused, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class QType(StrEnum):
+    """The kinds of answer a question can ask for."""
+
+    TEXT = "text"
+    LONGTEXT = "longtext"
+    INTEGER = "integer"
+    NUMBER = "number"
+    MONEY = "money"
+    YEARMONTH = "yearmonth"
+    DATE = "date"
+    PHONE = "phone"
+    CHOICE = "choice"
+    MULTICHOICE = "multichoice"
+    YESNO = "yesno"
+    GROUP = "group"
+    PHOTO = "photo"
+    FILE = "file"
+    SUM = "sum"
+
+
+NUMERIC_TYPES = frozenset({QType.INTEGER, QType.NUMBER, QType.MONEY, QType.SUM})
+UPLOAD_TYPES = frozenset({QType.PHOTO, QType.FILE})
+
+
+class Condition(Strict):
+    """One test on the answers, or a combination of tests.
+
+    Exactly one form is used per condition:
+
+    * a test on a field: ``{field: x, eq: 1}`` with one operator among
+      ``eq ne in not_in lt lte gt gte matches not_matches answered rows_lt rows_gte``;
+    * a combination: ``{all: [...]}``, ``{any: [...]}`` or ``{not: {...}}``.
+
+    ``matches`` is a regular expression in which ``{other_field}`` is replaced by
+    that field's answer (escaped), so a name can be checked against the leader's.
+    """
+
+    field: str | None = None
+    eq: Any = None
+    ne: Any = None
+    in_: list[Any] | None = Field(default=None, alias="in")
+    not_in: list[Any] | None = None
+    lt: Decimal | None = None
+    lte: Decimal | None = None
+    gt: Decimal | None = None
+    gte: Decimal | None = None
+    matches: str | None = None
+    not_matches: str | None = None
+    answered: bool | None = None
+    rows_lt: int | None = None
+    rows_gte: int | None = None
+    all: list[Condition] | None = None
+    any: list[Condition] | None = None
+    not_: Condition | None = Field(default=None, alias="not")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    OPERATORS: ClassVar[tuple[str, ...]] = (
+        "eq", "ne", "in_", "not_in", "lt", "lte", "gt", "gte",
+        "matches", "not_matches", "answered", "rows_lt", "rows_gte",
+    )
+
+    def operators(self) -> list[str]:
+        """Names of the field operators this condition sets."""
+        return [op for op in self.OPERATORS if op in self.model_fields_set]
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Condition:
+        combos = [k for k in ("all", "any", "not_") if getattr(self, k) is not None]
+        ops = self.operators()
+        if combos:
+            if self.field is not None or ops or len(combos) > 1:
+                raise ValueError("use exactly one of all/any/not, without field operators")
+            return self
+        if self.field is None:
+            raise ValueError("a condition needs 'field' with one operator, or all/any/not")
+        if len(ops) != 1:
+            raise ValueError(
+                f"condition on '{self.field}' needs exactly one operator, got {len(ops)}"
+            )
+        for key in ("matches", "not_matches"):
+            pattern = getattr(self, key)
+            if pattern is not None:
+                try:
+                    re.compile(re.sub(r"\{[a-z][a-z0-9_]*\}", "x", pattern))
+                except re.error as exc:
+                    raise ValueError(f"bad regular expression in '{key}': {exc}") from exc
+        return self
+
+    def fields(self) -> set[str]:
+        """Every field id this condition reads, including ``{ref}`` inside patterns."""
+        out: set[str] = set()
+        if self.field is not None:
+            out.add(self.field)
+        for pattern in (self.matches, self.not_matches):
+            if pattern:
+                out.update(re.findall(r"\{([a-z][a-z0-9_]*)\}", pattern))
+        for sub in (self.all or []) + (self.any or []):
+            out |= sub.fields()
+        if self.not_ is not None:
+            out |= self.not_.fields()
+        return out
+
+
+class Question(Strict):
+    """One question of the form, or one column of a repeating group."""
+
+    id: Annotated[str, Field(pattern=ID_PATTERN)]
+    label: Annotated[str, Field(min_length=1)]
+    type: QType
+    help: str | None = None
+    required: bool = True
+    when: Condition | None = None
+    example: str | None = None
+    # text / longtext
+    min_chars: int | None = Field(default=None, ge=0)
+    max_chars: int | None = Field(default=None, ge=1)
+    # integer / number / money
+    min: Decimal | None = None
+    max: Decimal | None = None
+    unit: str | None = None
+    # choice / multichoice
+    options: list[str] | None = None
+    # group
+    fields: list[Question] | None = None
+    min_rows: int | None = Field(default=None, ge=0)
+    max_rows: int | None = Field(default=None, ge=1)
+    # photo / file
+    min_files: int | None = Field(default=None, ge=0)
+    max_files: int | None = Field(default=None, ge=1)
+    max_size_mb: Decimal | None = Field(default=None, gt=0)
+    accept: list[str] | None = None
+    # sum: computed from sibling numeric fields, never asked
+    of: list[str] | None = None
+    # answer suggestions shown as buttons; "{field}" and "{today}" are filled in
+    suggest: list[str] | None = None
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _known_type(cls, value: Any) -> Any:
+        if isinstance(value, str) and value not in {t.value for t in QType}:
+            known = ", ".join(t.value for t in QType)
+            raise ValueError(f"unknown question type '{value}' (known: {known})")
+        return value
+
+    @property
+    def asked(self) -> bool:
+        """Whether the user is asked this question (computed fields are not)."""
+        return self.type is not QType.SUM
+
+
+class Section(Strict):
+    """A titled part of the form; the preview is grouped and edited by section."""
+
+    id: Annotated[str, Field(pattern=ID_PATTERN)]
+    title: Annotated[str, Field(min_length=1)]
+    help: str | None = None
+    when: Condition | None = None
+    questions: Annotated[list[Question], Field(min_length=1)]
+
+
+class Check(Strict):
+    """An eligibility warning: shown before submission when ``when`` holds."""
+
+    id: Annotated[str, Field(pattern=ID_PATTERN)]
+    when: Condition
+    message: Annotated[str, Field(min_length=1)]
+    cite: Annotated[str, Field(min_length=1)]
+
+
+class ReviewLevel(Strict):
+    """One level of the review chain: who writes which opinion box."""
+
+    id: Annotated[str, Field(pattern=ID_PATTERN)]
+    reviewer: Annotated[str, Field(min_length=1)]
+    opinion_label: Annotated[str, Field(min_length=1)]
+    stamp: bool = True
+    signature: bool = False
+    action: Annotated[str, Field(min_length=1)]
+    cite: str | None = None
+
+
+class DateKind(StrEnum):
+    """How a program date recurs."""
+
+    YEARLY = "yearly"
+    ONCE = "once"
+    WINDOW = "window"
+    QUARTERLY = "quarterly"
+    EVERY_YEARS = "every_years"
+
+
+class DateRule(Strict):
+    """A date or a recurring date of a program, from the seed's own words.
+
+    * ``yearly``: ``month`` and ``day`` every year (``day: 31`` for "end of July");
+    * ``once``: a single ``date``;
+    * ``window``: from ``month``/``day`` to ``end_month``/``end_day`` every year;
+    * ``quarterly``: the last day of each quarter;
+    * ``every_years``: every ``years`` years after the studio is named.
+    """
+
+    id: Annotated[str, Field(pattern=ID_PATTERN)]
+    kind: DateKind
+    what: Annotated[str, Field(min_length=1)]
+    audience: Literal["applicant", "reviewer", "studio"]
+    cite: Annotated[str, Field(min_length=1)]
+    month: int | None = Field(default=None, ge=1, le=12)
+    day: int | None = Field(default=None, ge=1, le=31)
+    end_month: int | None = Field(default=None, ge=1, le=12)
+    end_day: int | None = Field(default=None, ge=1, le=31)
+    date: dt.date | None = None
+    years: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _shape(self) -> DateRule:
+        need: dict[DateKind, tuple[str, ...]] = {
+            DateKind.YEARLY: ("month", "day"),
+            DateKind.ONCE: ("date",),
+            DateKind.WINDOW: ("month", "day", "end_month", "end_day"),
+            DateKind.QUARTERLY: (),
+            DateKind.EVERY_YEARS: ("years",),
+        }
+        wanted = need[self.kind]
+        given = {
+            k for k in ("month", "day", "end_month", "end_day", "date", "years")
+            if getattr(self, k) is not None
+        }
+        missing = [k for k in wanted if k not in given]
+        extra = sorted(given - set(wanted))
+        if missing:
+            raise ValueError(f"a '{self.kind}' date needs {', '.join(missing)}")
+        if extra:
+            raise ValueError(f"a '{self.kind}' date does not take {', '.join(extra)}")
+        for month, day in ((self.month, self.day), (self.end_month, self.end_day)):
+            if month is not None and day is not None:
+                try:
+                    dt.date(2000, month, day)  # a leap year, so 02-29 is allowed
+                except ValueError as exc:
+                    raise ValueError(f"no such day: {month:02d}-{day:02d}") from exc
+        return self
+
+
+class StudioName(Strict):
+    """Where the studio's name is asked and the pattern the seed prescribes."""
+
+    field: str
+    pattern: str
+    example: str
+    cite: str
+
+
+class Program(Strict):
+    """A whole declaration program: the form, its checks, review chain and dates."""
+
+    id: Annotated[str, Field(pattern=PROGRAM_ID_PATTERN)]
+    version: int = Field(ge=1)
+    seed: str
+    union: Annotated[str, Field(min_length=1)]
+    kind: Annotated[str, Field(min_length=1)]
+    form_title: Annotated[str, Field(min_length=1)]
+    notice: Annotated[str, Field(min_length=1)]
+    date_style: Literal["iso", "compact"] = "iso"
+    studio_name: StudioName | None = None
+    sections: Annotated[list[Section], Field(min_length=1)]
+    checks: list[Check] = Field(default_factory=list)
+    review_chain: Annotated[list[ReviewLevel], Field(min_length=1)]
+    dates: list[DateRule] = Field(default_factory=list)
+
+    @property
+    def button_title(self) -> str:
+        """What a program button shows: issuing union and studio kind."""
+        return f"{self.union} · {self.kind}"
+
+    def questions(self) -> list[tuple[Section, Question]]:
+        """Top-level questions in form order, with their section."""
+        return [(s, q) for s in self.sections for q in s.questions]
+
+    def question(self, qid: str) -> Question:
+        """The top-level question with this id (KeyError if none)."""
+        for _, q in self.questions():
+            if q.id == qid:
+                return q
+        raise KeyError(qid)
+
+    def section_of(self, qid: str) -> Section:
+        """The section holding the top-level question ``qid``."""
+        for s, q in self.questions():
+            if q.id == qid:
+                return s
+        raise KeyError(qid)
