@@ -1,0 +1,455 @@
+"""The five built-in program definitions, checked against their seed documents.
+
+The seed forms' labels, opinion boxes and dates are copied here by hand from
+/work/shared/seeds/ (000_… to 004_…): union staff compare the bot's output with
+the paper form, so a label drifting from the printed one is a bug.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from dialogs.loader import BUILTIN_DIR, DefinitionError, load_program, load_registry
+from dialogs.schema import DateKind, Program, QType
+
+SEEDS_DIR = Path("/work/shared/seeds")
+
+EXPECTED_IDS = {
+    "dalian-worker": ("000_1b70919e2b23162d.txt", "大连市总工会 · 职工创新工作室（岗）"),
+    "dalian-model": ("001_5adaa829aa338e96.txt", "大连市总工会 · 劳模创新工作室"),
+    "beijing-worker": ("002_b8f932f56a58954c.txt", "北京市总工会 · 职工创新工作室"),
+    "cccc-model": (
+        "003_a871e5083b2626cb.txt",
+        "中国交建工会联合会 · 劳模（工匠人才）创新工作室",
+    ),
+    "yangpu-model": (
+        "004_dd60f248d51155d6.txt",
+        "杨浦区总工会 · 劳模（先进）、技师创新工作室",
+    ),
+}
+
+# Labels the applicant fills in, as printed on each seed's form.  A label is
+# found when a question label equals it or contains it (composite labels such
+# as "成员总数/场所面积 · 场所面积"); the columns of repeating tables are in
+# GROUP_COLUMNS.  002 and 004 print no form: their labels are the notice's own
+# words for what it requires.
+FORM_LABELS: dict[str, list[str]] = {
+    "dalian-worker": [
+        "申报单位（公章）", "申报日期", "申报名称", "团队成员基本情况",
+        "岗位工作职责", "团队创新成果",
+    ],
+    "dalian-model": [
+        "申报单位", "申报日期", "姓名", "性别", "出生年月", "学历", "职称/技术等级",
+        "劳模最高荣誉", "所在单位", "主要工作成绩和成果", "工作地点", "面积", "配套资金",
+        "工作设备清单", "工作室参与人员情况", "主要工作计划和工作目标", "备注",
+    ],
+    "beijing-worker": [
+        "工作室名称", "负责人姓名", "工作室人数", "基本活动场所和设备设施",
+        "管理和工作制度、规划目标", "工作经费", "近年来工作内容", "科研项目和取得的其他成绩",
+        "下一步的工作计划和工作目标", "创新成果", "照片", "领军人本人蓝底证件照",
+    ],
+    "cccc-model": [
+        # cover
+        "工作室名称", "所在单位", "单位类型", "推荐单位", "填报日期",
+        # table
+        "创建日期", "命名单位*", "专业领域", "命名日期", "工作室类型",
+        "成员总数/场所面积 · 成员总数", "成员总数/场所面积 · 场所面积",
+        "经费投入",
+        "创新成果", "成果转化", "专利类别 · 实用新型", "专利类别 · 发明",
+        "获奖等级 · 国际", "获奖等级 · 国家", "获奖等级 · 省部", "获奖等级 · 地市",
+        "经济效益*",
+        "总数", "技术等级 · 双重职称", "技术等级 · 高级技师", "技术等级 · 技师",
+        "技术等级 · 高级工", "技术等级 · 其他", "荣誉 · 全国劳模", "荣誉 · 省部级劳模",
+        "荣誉 · 地市级劳模", "荣誉 · 企业劳模",
+        "社会效益",
+        "工作室领衔人情况 · 姓名", "性别", "出生年月", "学历", "民族", "政治面貌",
+        "专业/工种", "技术职称", "联系电话", "获奖年份及荣誉称号*",
+        "工作室骨干成员情况", "创新工作室业绩简介（不少于1000字）",
+    ],
+    "yangpu-model": [
+        "带头人姓名", "攻关方向", "工作室名称", "团队成员（除带头人外）", "攻关项目或创新课题",
+        "年度工作计划", "创新成果", "基本场所、设备设施", "团队工作制度和活动计划",
+        "日常工作和活动经费",
+    ],
+}
+
+# Columns of the tables that repeat per person or per year, as printed.
+GROUP_COLUMNS: dict[str, dict[str, list[str]]] = {
+    "dalian-worker": {
+        "团队成员基本情况": ["姓名", "性别", "出生年月", "学历", "职级", "工种"],
+    },
+    "dalian-model": {
+        "工作室参与人员情况": [
+            "姓名", "性别", "出生年月", "学历", "职称/技术等级", "所在单位", "主要分工",
+        ],
+    },
+    "beijing-worker": {"主要成员": ["姓名"]},
+    "cccc-model": {
+        "经费投入（万元）": ["年度", "投入金额", "经费来源"],
+        "经济效益*（万元）": ["年度", "创收金额", "节资金额", "合计"],
+        "工作室骨干成员情况": [
+            "姓名", "性别", "出生年月", "学历", "技术职称", "所在部门", "主要分工",
+        ],
+    },
+    "yangpu-model": {"团队成员（除带头人外）": ["姓名"]},
+}
+
+# Opinion boxes in the order the form prints them (000, 001, 003).  002 and 004
+# print no form; for them the chain's reviewers follow the text's order.
+OPINION_LABELS: dict[str, list[str]] = {
+    "dalian-worker": ["基层工会推荐意见", "县市区、产业工会审核意见", "市总工会命名审批意见"],
+    "dalian-model": ["申报单位意见", "申报工会意见", "区市县、产业工会意见", "市总工会审核意见"],
+    "beijing-worker": [],
+    "cccc-model": [
+        "所在单位工会意见", "所在单位技术部门意见", "所在单位党委意见",
+        "中国交建工会联合会审批意见",
+    ],
+    "yangpu-model": [],
+}
+
+REVIEW_ACTIONS: dict[str, list[str]] = {
+    "dalian-worker": ["推荐", "审核", "审批"],
+    "beijing-worker": ["推荐", "认定"],
+    "cccc-model": ["推荐", "审核", "同意", "审批"],
+    "yangpu-model": ["推荐", "同意", "初审", "评审", "审定"],
+}
+
+# The deadlines table of programs.md, per program: (kind, detail).
+DATES: dict[str, list[tuple[DateKind, Any]]] = {
+    "dalian-worker": [
+        (DateKind.YEARLY, (7, 31)),
+        (DateKind.ONCE, dt.date(2016, 11, 10)),
+        (DateKind.YEARLY, (12, 31)),
+    ],
+    "dalian-model": [
+        (DateKind.YEARLY, (7, 31)),
+        (DateKind.ONCE, dt.date(2011, 8, 31)),
+        (DateKind.YEARLY, (9, 15)),
+        (DateKind.YEARLY, (12, 20)),
+        (DateKind.YEARLY, (12, 31)),
+    ],
+    "beijing-worker": [
+        (DateKind.ONCE, dt.date(2011, 10, 10)),
+        (DateKind.YEARLY, (1, 1)),
+        (DateKind.YEARLY, (12, 31)),
+        (DateKind.QUARTERLY, None),
+    ],
+    "cccc-model": [
+        (DateKind.YEARLY, (5, 31)),
+        (DateKind.WINDOW, (6, 1, 8, 31)),
+    ],
+    "yangpu-model": [
+        (DateKind.YEARLY, (12, 31)),
+        (DateKind.EVERY_YEARS, 3),
+    ],
+}
+
+APPLICANT_UNIT_LABELS = {"申报单位（公章）", "申报单位"}
+
+
+@pytest.fixture(scope="module")
+def registry() -> dict[str, Program]:
+    return {p.id: p for p in load_registry()}
+
+
+def all_labels(program: Program) -> list[str]:
+    out: list[str] = []
+    for _, q in program.questions():
+        out.append(q.label)
+        out.extend(f.label for f in q.fields or [])
+    return out
+
+
+def test_all_five_load_from_builtin_folder(registry: dict[str, Program]) -> None:
+    assert set(registry) == set(EXPECTED_IDS)
+    for pid, (seed, button) in EXPECTED_IDS.items():
+        program = registry[pid]
+        assert program.seed == seed
+        assert program.button_title == button
+        assert program.version == 1
+        assert (BUILTIN_DIR / f"{pid}.yaml").is_file()
+
+
+def test_date_style(registry: dict[str, Program]) -> None:
+    assert registry["cccc-model"].date_style == "compact"
+    for pid in EXPECTED_IDS.keys() - {"cccc-model"}:
+        assert registry[pid].date_style == "iso"
+
+
+@pytest.mark.parametrize("pid", sorted(FORM_LABELS))
+def test_form_labels_are_asked(registry: dict[str, Program], pid: str) -> None:
+    labels = [q.label for _, q in registry[pid].questions()]
+    missing = [
+        want for want in FORM_LABELS[pid]
+        if not any(label == want or want in label for label in labels)
+    ]
+    assert missing == []
+
+
+@pytest.mark.parametrize("pid", sorted(GROUP_COLUMNS))
+def test_group_columns(registry: dict[str, Program], pid: str) -> None:
+    groups = {q.label: q for _, q in registry[pid].questions() if q.type is QType.GROUP}
+    for group_label, columns in GROUP_COLUMNS[pid].items():
+        assert group_label in groups, group_label
+        group = groups[group_label]
+        labels = [f.label for f in group.fields or []]
+        assert [c for c in columns if c not in labels] == []
+        assert group.min_rows is not None
+        assert group.max_rows is not None
+
+
+@pytest.mark.parametrize("pid", sorted(OPINION_LABELS))
+def test_opinion_boxes_in_review_chain(registry: dict[str, Program], pid: str) -> None:
+    chain = registry[pid].review_chain
+    if OPINION_LABELS[pid]:
+        assert [r.opinion_label for r in chain] == OPINION_LABELS[pid]
+    if pid in REVIEW_ACTIONS:
+        assert [r.action for r in chain] == REVIEW_ACTIONS[pid]
+    for level in chain:
+        assert level.cite
+
+
+def test_cccc_opinions_are_signed(registry: dict[str, Program]) -> None:
+    chain = registry["cccc-model"].review_chain
+    assert [r.signature for r in chain] == [True, True, True, False]
+    assert all(r.stamp for r in chain)
+
+
+@pytest.mark.parametrize("pid", sorted(EXPECTED_IDS))
+def test_no_question_is_an_opinion_box(registry: dict[str, Program], pid: str) -> None:
+    for label in all_labels(registry[pid]):
+        if label in APPLICANT_UNIT_LABELS:
+            continue
+        assert "意见" not in label, label
+        assert "盖章" not in label, label
+        assert "公章" not in label, label
+        assert "负责人签名" not in label, label
+
+
+def test_reviewer_filled_fields_are_not_asked(registry: dict[str, Program]) -> None:
+    assert "审定的工作室名称" not in all_labels(registry["dalian-model"])
+
+
+@pytest.mark.parametrize("pid", sorted(DATES))
+def test_dates_from_programs_table(registry: dict[str, Program], pid: str) -> None:
+    have: list[tuple[DateKind, Any]] = []
+    for d in registry[pid].dates:
+        if d.kind is DateKind.YEARLY:
+            have.append((d.kind, (d.month, d.day)))
+        elif d.kind is DateKind.ONCE:
+            have.append((d.kind, d.date))
+        elif d.kind is DateKind.WINDOW:
+            have.append((d.kind, (d.month, d.day, d.end_month, d.end_day)))
+        elif d.kind is DateKind.QUARTERLY:
+            have.append((d.kind, None))
+        else:
+            have.append((d.kind, d.years))
+    assert [want for want in DATES[pid] if want not in have] == []
+
+
+@pytest.mark.parametrize("pid", sorted(EXPECTED_IDS))
+def test_every_question_has_help(registry: dict[str, Program], pid: str) -> None:
+    for _, q in registry[pid].questions():
+        assert q.help, q.id
+        assert "「" in q.help, q.id
+        assert len(q.help) <= 200, q.id
+
+
+@pytest.mark.parametrize("pid", sorted(EXPECTED_IDS))
+def test_question_ids_are_short(registry: dict[str, Program], pid: str) -> None:
+    for _, q in registry[pid].questions():
+        assert re.fullmatch(r"[a-z][a-z0-9_]{0,23}", q.id), q.id
+
+
+def test_special_question_types(registry: dict[str, Program]) -> None:
+    cccc = registry["cccc-model"]
+    assert cccc.question("summary").min_chars == 1000
+    benefit = cccc.question("benefit")
+    total = next(f for f in benefit.fields or [] if f.label == "合计")
+    assert total.type is QType.SUM
+    assert total.of == ["income", "savings"]
+    assert cccc.question("area").unit == "平方米"
+    assert cccc.question("member_count").unit == "人"
+    assert set(cccc.question("studio_type").options or []) == {
+        "技术攻关", "技能传授", "窗口服务", "其他",
+    }
+    for pid in ("dalian-model", "beijing-worker"):
+        photos = registry[pid].question("photos")
+        assert (photos.type, photos.min_files, photos.max_files) == (QType.PHOTO, 3, 5)
+    blue = registry["beijing-worker"].question("leader_photo")
+    assert (blue.type, blue.min_files, blue.max_files) == (QType.PHOTO, 1, 1)
+    assert registry["dalian-model"].question("remarks").required is False
+
+
+@pytest.mark.parametrize("pid", sorted(EXPECTED_IDS))
+def test_today_suggested_for_declaration_dates(registry: dict[str, Program], pid: str) -> None:
+    for _, q in registry[pid].questions():
+        if q.label in ("申报日期", "填报日期"):
+            assert q.suggest == ["{today}"]
+
+
+@pytest.mark.parametrize("pid", sorted(EXPECTED_IDS.keys() - {"dalian-model"}))
+def test_studio_name_pattern_accepts_its_example(registry: dict[str, Program], pid: str) -> None:
+    program = registry[pid]
+    spec = program.studio_name
+    assert spec is not None
+    assert program.question(spec.field).type is QType.TEXT
+    pattern = re.sub(r"\{[a-z][a-z0-9_]*\}", ".+", spec.pattern)
+    assert re.search(pattern, spec.example)
+
+
+def test_checks_of_the_brief(registry: dict[str, Program]) -> None:
+    fields = {
+        pid: {f for c in registry[pid].checks for f in c.when.fields()} for pid in registry
+    }
+    assert {"has_venue", "studio_name", "leader_name"} <= fields["dalian-worker"]
+    assert {"member_count", "area"} <= fields["cccc-model"]
+    assert {"members", "studio_name"} <= fields["yangpu-model"]
+    assert "team_size" in fields["beijing-worker"]
+    assert "honour" in fields["dalian-model"]
+    team = next(c for c in registry["yangpu-model"].checks if "members" in c.when.fields())
+    assert team.when.rows_lt == 3
+
+
+@pytest.mark.skipif(not SEEDS_DIR.is_dir(), reason="seed documents not available")
+@pytest.mark.parametrize("pid", sorted(EXPECTED_IDS))
+def test_cites_are_verbatim(registry: dict[str, Program], pid: str) -> None:
+    program = registry[pid]
+
+    def norm(text: str) -> str:
+        return re.sub(r"\s+", "", text)
+
+    seed = norm((SEEDS_DIR / program.seed).read_text(encoding="utf-8"))
+    cites = [c.cite for c in program.checks]
+    cites += [r.cite for r in program.review_chain if r.cite]
+    cites += [d.cite for d in program.dates]
+    if program.studio_name is not None:
+        cites.append(program.studio_name.cite)
+    assert [c for c in cites if norm(c) not in seed] == []
+    for _, q in program.questions():
+        for quoted in re.findall(r"「([^」]*)」", q.help or ""):
+            for part in quoted.split("……"):
+                assert norm(part) in seed, (q.id, part)
+
+
+# --- broken definitions -----------------------------------------------------
+
+
+def minimal(pid: str = "broken") -> dict[str, Any]:
+    return {
+        "id": pid,
+        "version": 1,
+        "seed": "000_test.txt",
+        "union": "测试工会",
+        "kind": "创新工作室",
+        "form_title": "申报表",
+        "notice": "通知",
+        "sections": [
+            {
+                "id": "main",
+                "title": "基本情况",
+                "questions": [
+                    {"id": "leader_name", "label": "姓名", "type": "text", "help": "「姓名」"},
+                    {"id": "has_venue", "label": "场所", "type": "yesno", "help": "「场所」"},
+                ],
+            }
+        ],
+        "review_chain": [
+            {"id": "union", "reviewer": "工会", "opinion_label": "工会意见", "action": "推荐"}
+        ],
+    }
+
+
+def write(tmp_path: Path, data: dict[str, Any], name: str = "broken") -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def refused(path: Path) -> str:
+    with pytest.raises(DefinitionError) as info:
+        load_program(path)
+    return str(info.value)
+
+
+def test_minimal_definition_loads(tmp_path: Path) -> None:
+    assert load_program(write(tmp_path, minimal())).id == "broken"
+
+
+def test_duplicate_question_id(tmp_path: Path) -> None:
+    data = minimal()
+    data["sections"][0]["questions"][1]["id"] = "leader_name"
+    path = write(tmp_path, data)
+    message = refused(path)
+    assert f"{path}: sections: [E061]" in message
+    assert "leader_name" in message
+
+
+def test_unknown_question_type(tmp_path: Path) -> None:
+    data = minimal()
+    data["sections"][0]["questions"][1]["type"] = "checkbox"
+    path = write(tmp_path, data)
+    message = refused(path)
+    assert str(path) in message
+    assert "sections[0].questions[1].type" in message
+    assert "[E010]" in message
+    assert "checkbox" in message
+
+
+def test_condition_on_later_question(tmp_path: Path) -> None:
+    data = minimal()
+    data["sections"][0]["questions"][0]["when"] = {"field": "has_venue", "eq": True}
+    path = write(tmp_path, data)
+    message = refused(path)
+    assert f"{path}: sections[0].questions[0].when: [E050]" in message
+    assert "has_venue" in message
+
+
+def test_condition_on_unknown_field(tmp_path: Path) -> None:
+    data = minimal()
+    data["sections"][0]["questions"][1]["when"] = {"field": "venue_size", "gt": 0}
+    path = write(tmp_path, data)
+    message = refused(path)
+    assert f"{path}: sections[0].questions[1].when: [E050]" in message
+    assert "venue_size" in message
+
+
+def test_unknown_condition_operator(tmp_path: Path) -> None:
+    data = minimal()
+    data["sections"][0]["questions"][1]["when"] = {"field": "leader_name", "equals": "x"}
+    path = write(tmp_path, data)
+    message = refused(path)
+    assert str(path) in message
+    assert "sections[0].questions[1].when" in message
+    assert "[E010]" in message
+
+
+def test_choice_without_options(tmp_path: Path) -> None:
+    data = minimal()
+    data["sections"][0]["questions"].append(
+        {"id": "gender", "label": "性别", "type": "choice", "help": "「性别」"}
+    )
+    path = write(tmp_path, data)
+    message = refused(path)
+    assert f"{path}: sections[0].questions[2].options: [E036]" in message
+
+
+def test_id_must_match_file_name(tmp_path: Path) -> None:
+    path = write(tmp_path, minimal("other-id"), name="broken")
+    message = refused(path)
+    assert f"{path}: id: [E020]" in message
+
+
+def test_broken_file_stops_the_registry(tmp_path: Path) -> None:
+    data = minimal()
+    data["sections"][0]["questions"][1]["type"] = "checkbox"
+    path = write(tmp_path, data)
+    with pytest.raises(DefinitionError) as info:
+        load_registry(BUILTIN_DIR, tmp_path)
+    assert str(path) in str(info.value)
