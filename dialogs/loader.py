@@ -246,7 +246,7 @@ def _template_refs(template: str) -> list[str]:
 
 @dataclass(frozen=True)
 class ProgramRegistry:
-    """The programs served, in a stable order (by id)."""
+    """The programs served, in a stable order (by seed document, then id)."""
 
     programs: dict[str, Program]
 
@@ -254,7 +254,7 @@ class ProgramRegistry:
         return self.programs.get(program_id)
 
     def __iter__(self) -> Iterator[Program]:
-        return iter(sorted(self.programs.values(), key=lambda p: p.id))
+        return iter(sorted(self.programs.values(), key=lambda p: (p.seed, p.id)))
 
     def __len__(self) -> int:
         return len(self.programs)

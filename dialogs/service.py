@@ -1,0 +1,412 @@
+"""The conversation service: one inbound event in, committed state, replies out.
+
+Every transport (Telegram, the terminal, tests) calls :meth:`Conversation.handle`.
+It runs the event in one database transaction: the processed-update marker,
+the answer, its history row and the moved cursor commit together, before any
+reply leaves.  A crash at any point leaves either the old state or the new
+one, never half of it, and the user continues where the database says.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from dialogs.engine import Screen, Step, Walker
+from dialogs.i18n import Locale
+from dialogs.loader import ProgramRegistry
+from dialogs.schema import Program
+from dialogs.ui import (
+    Action,
+    Button,
+    ButtonIn,
+    CommandIn,
+    FileIn,
+    Inbound,
+    Outcome,
+    Reply,
+    TextIn,
+    UnsupportedIn,
+    UserRef,
+)
+from storage import repo
+from storage.files import FileStore, sniff_mime
+from storage.models import Application, ApplicationStatus, User
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], dt.datetime]
+
+
+def system_clock() -> dt.datetime:
+    """The real time, timezone-aware (UTC)."""
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class _Ctx:
+    """What one handled event works with."""
+
+    session: AsyncSession
+    user: User
+    now: dt.datetime
+
+
+class Conversation:
+    """Runs the declaration dialogs for any transport."""
+
+    def __init__(
+        self,
+        *,
+        registry: ProgramRegistry,
+        sessions: async_sessionmaker[AsyncSession],
+        files: FileStore,
+        clock: Clock = system_clock,
+        zone: ZoneInfo | None = None,
+        locale: str = "zh-CN",
+    ) -> None:
+        self.registry = registry
+        self.sessions = sessions
+        self.files = files
+        self.clock = clock
+        self.zone = zone or ZoneInfo("Asia/Shanghai")
+        self.loc = Locale(locale)
+        self._programs = list(registry)
+
+    # ------------------------------------------------------------------ entry point
+    async def handle(
+        self, user: UserRef, event: Inbound, *, update_key: tuple[str, int] | None = None
+    ) -> Outcome:
+        """Handle one event; everything it changed is committed when this returns."""
+        if isinstance(event, FileIn):
+            return await self._handle_file(user, event, update_key)
+        async with self.sessions.begin() as session:
+            ctx = await self._context(session, user)
+            if update_key is not None and not await repo.mark_update(
+                session, source=update_key[0], update_id=update_key[1], now=ctx.now
+            ):
+                return Outcome(duplicate=True)
+            return await self._dispatch(ctx, event)
+
+    async def _context(self, session: AsyncSession, user: UserRef) -> _Ctx:
+        now = self.clock()
+        row = await repo.get_or_create_user(
+            session,
+            channel=user.channel,
+            external_id=user.external_id,
+            display_name=user.display_name,
+            now=now,
+        )
+        return _Ctx(session=session, user=row, now=now)
+
+    def _today(self, now: dt.datetime) -> dt.date:
+        return now.astimezone(self.zone).date()
+
+    async def _dispatch(self, ctx: _Ctx, event: Inbound) -> Outcome:
+        if isinstance(event, CommandIn):
+            return await self._command(ctx, event.name)
+        if isinstance(event, UnsupportedIn):
+            return await self._unsupported(ctx, event.kind)
+        if isinstance(event, ButtonIn):
+            return await self._button(ctx, event)
+        if isinstance(event, TextIn):
+            return await self._text(ctx, event.text)
+        raise TypeError(f"unexpected event {event!r}")
+
+    # ------------------------------------------------------------------ helpers
+    def _walker(self, app: Application, now: dt.datetime) -> Walker:
+        program = self._program(app)
+        return Walker(program, app.answers, app.cursor, locale=self.loc, today=self._today(now))
+
+    def _program(self, app: Application) -> Program:
+        program = self.registry.get(app.program_id)
+        if program is None:
+            raise LookupError(f"program {app.program_id} is not served")
+        return program
+
+    async def _active(self, ctx: _Ctx, *, lock: bool = True) -> Application | None:
+        app_id = ctx.user.active_application_id
+        if app_id is None:
+            return None
+        app = await repo.get_application(ctx.session, application_id=app_id, for_update=lock)
+        if app is None or app.status != ApplicationStatus.DRAFT.value or self.registry.get(app.program_id) is None:
+            ctx.user.active_application_id = None
+            return None
+        return app
+
+    def _replies(self, screens: list[Screen], app: Application | None) -> list[Reply]:
+        app_id = app.id or 0 if app is not None else 0
+        rev = app.revision if app is not None else 0
+        return [
+            Reply(text=s.text, buttons=s.buttons, application_id=app_id, revision=rev, expects_text=s.expects_text)
+            for s in screens
+        ]
+
+    async def _apply(self, ctx: _Ctx, app: Application, walker: Walker, step: Step) -> Outcome:
+        """Persist what a step changed (answers, cursor, history), then build replies."""
+        if step.changed or step.events:
+            for path, value in step.events:
+                await repo.record_answer(
+                    ctx.session, application_id=app.id or 0, path=path, value=value, now=ctx.now
+                )
+            repo.touch_application(app, answers=walker.answers, cursor=walker.cur, now=ctx.now)
+            await ctx.session.flush()
+        return Outcome(replies=self._replies(step.screens, app), toast=step.toast)
+
+    def _menu(self, text: str) -> Outcome:
+        t = self.loc.t
+        buttons = [
+            [Button(t("engine.btn.menu_apply"), Action.MENU)],
+            [Button(t("engine.btn.menu_status"), Action.STATUS)],
+        ]
+        return Outcome(replies=[Reply(text=text, buttons=buttons)])
+
+    # ------------------------------------------------------------------ commands
+    async def _command(self, ctx: _Ctx, name: str) -> Outcome:
+        t = self.loc.t
+        if name == "start":
+            return self._menu(t("engine.welcome", name=ctx.user.display_name or ""))
+        if name == "help":
+            return self._menu(t("engine.help"))
+        if name == "apply":
+            return await self._program_list(ctx)
+        if name == "status":
+            return await self._status(ctx)
+        if name == "cancel":
+            return await self._leave(ctx)
+        return self._menu(t("engine.unknown_command", name=name))
+
+    async def _program_list(self, ctx: _Ctx) -> Outcome:
+        t = self.loc.t
+        apps = await repo.list_applications(ctx.session, user_id=ctx.user.id or 0)
+        latest = {}
+        for app in apps:
+            latest.setdefault(app.program_id, app)
+        buttons = []
+        for i, program in enumerate(self._programs):
+            label = program.button_title
+            app = latest.get(program.id)
+            if app is not None:
+                label += t(f"engine.program_state.{app.status}")
+            buttons.append([Button(label, Action.PICK_PROGRAM, i)])
+        return Outcome(replies=[Reply(text=t("engine.choose_program"), buttons=buttons)])
+
+    async def _status(self, ctx: _Ctx) -> Outcome:
+        t = self.loc.t
+        apps = await repo.list_applications(ctx.session, user_id=ctx.user.id or 0)
+        if not apps:
+            return self._menu(t("engine.status.none"))
+        lines = [t("engine.status.title")]
+        buttons: list[list[Button]] = []
+        for n, app in enumerate(apps, start=1):
+            program = self.registry.get(app.program_id)
+            if program is None:
+                continue
+            walker = self._walker(app, ctx.now)
+            visible = walker.visible()
+            done = sum(1 for q in visible if not walker._question_problems(0, q))
+            local = app.updated_at.astimezone(self.zone).strftime("%Y-%m-%d %H:%M")
+            if app.status == ApplicationStatus.DRAFT.value:
+                lines.append(
+                    t("engine.status.draft", n=n, program=program.button_title, done=done,
+                      total=len(visible), updated=local)
+                )
+                buttons.append([Button(t("engine.btn.resume", program=program.button_title), Action.RESUME, app.id or 0)])
+            else:
+                submitted = (app.submitted_at or app.updated_at).astimezone(self.zone).strftime("%Y-%m-%d")
+                level = program.review_chain[min(app.review_level, len(program.review_chain) - 1)]
+                lines.append(
+                    t(f"engine.status.{app.status}", n=n, program=program.button_title,
+                      submitted=submitted, reviewer=level.reviewer)
+                )
+        return Outcome(replies=[Reply(text="\n".join(lines), buttons=buttons)])
+
+    async def _leave(self, ctx: _Ctx) -> Outcome:
+        t = self.loc.t
+        app = await self._active(ctx)
+        if app is None:
+            return self._menu(t("engine.nothing_to_cancel"))
+        ctx.user.active_application_id = None
+        ctx.user.updated_at = ctx.now
+        program = self._program(app)
+        return self._menu(t("engine.saved_exit", program=program.button_title))
+
+    async def _open(self, ctx: _Ctx, program: Program) -> Outcome:
+        """Start or resume the user's application for ``program``."""
+        t = self.loc.t
+        app = await repo.find_open_application(ctx.session, user_id=ctx.user.id or 0, program_id=program.id)
+        if app is not None and app.status != ApplicationStatus.DRAFT.value:
+            ctx.user.active_application_id = None
+            return await self._status(ctx)
+        intro: list[Screen] = []
+        if app is None:
+            app = await repo.create_application(
+                ctx.session, user_id=ctx.user.id or 0, program_id=program.id,
+                program_version=program.version, cursor={}, now=ctx.now,
+            )
+            walker = self._walker(app, ctx.now)
+            walker.start()
+            intro.append(Screen(t("engine.intro", form=program.form_title, union=program.union,
+                                  notice=program.notice, total=len(walker.visible()))))
+        else:
+            walker = self._walker(app, ctx.now)
+            if not app.cursor:
+                walker.start()
+            intro.append(Screen(t("engine.resumed", program=program.button_title)))
+        ctx.user.active_application_id = app.id
+        ctx.user.updated_at = ctx.now
+        walker.step.screens.extend(intro)
+        walker.show()
+        walker.step.changed = True
+        return await self._apply(ctx, app, walker, walker.step)
+
+    # ------------------------------------------------------------------ events
+    async def _button(self, ctx: _Ctx, event: ButtonIn) -> Outcome:
+        t = self.loc.t
+        if event.action is Action.MENU:
+            return await self._program_list(ctx)
+        if event.action is Action.STATUS:
+            return await self._status(ctx)
+        if event.action is Action.PICK_PROGRAM:
+            if not 0 <= event.arg < len(self._programs):
+                return await self._stale(ctx)
+            return await self._open(ctx, self._programs[event.arg])
+        if event.action is Action.RESUME:
+            app = await repo.get_application(ctx.session, application_id=event.arg)
+            if app is None or app.user_id != ctx.user.id or self.registry.get(app.program_id) is None:
+                return await self._stale(ctx)
+            return await self._open(ctx, self._program(app))
+        app = await self._active(ctx)
+        if app is None or app.id != event.application_id or app.revision != event.revision:
+            return await self._stale(ctx)
+        walker = self._walker(app, ctx.now)
+        if event.action is Action.SAVE_EXIT:
+            return await self._leave(ctx)
+        if event.action is Action.SUBMIT:
+            return await self._submit(ctx, app, walker)
+        step = walker.on_button(event.action, event.arg)
+        if step.toast is None and not step.changed and not step.screens:
+            step.toast = t("engine.not_now")
+        return await self._apply(ctx, app, walker, step)
+
+    async def _stale(self, ctx: _Ctx) -> Outcome:
+        t = self.loc.t
+        app = await self._active(ctx)
+        if app is None:
+            out = self._menu(t("engine.stale_menu"))
+        else:
+            walker = self._walker(app, ctx.now)
+            out = Outcome(replies=self._replies(walker.screens(), app))
+        out.toast = t("engine.stale")
+        return out
+
+    async def _submit(self, ctx: _Ctx, app: Application, walker: Walker) -> Outcome:
+        t = self.loc.t
+        program = self._program(app)
+        if not walker.submit():
+            return await self._apply(ctx, app, walker, walker.step)
+        app.status = ApplicationStatus.SUBMITTED.value
+        app.submitted_at = ctx.now
+        app.review_level = 0
+        ctx.user.active_application_id = None
+        walker.step.screens.append(
+            Screen(t("engine.submitted", program=program.button_title, reviewer=program.review_chain[0].reviewer,
+                     levels=" → ".join(level.reviewer for level in program.review_chain)))
+        )
+        return await self._apply(ctx, app, walker, walker.step)
+
+    async def _text(self, ctx: _Ctx, text: str) -> Outcome:
+        app = await self._active(ctx)
+        if app is None:
+            return self._menu(self.loc.t("engine.no_active"))
+        walker = self._walker(app, ctx.now)
+        return await self._apply(ctx, app, walker, walker.on_text(text))
+
+    async def _unsupported(self, ctx: _Ctx, kind: str) -> Outcome:
+        t = self.loc.t
+        key = f"engine.unsupported.{kind}"
+        text = t(key) if self.loc.has(key) else t("engine.unsupported.other")
+        app = await self._active(ctx, lock=False)
+        if app is None:
+            return self._menu(text)
+        walker = self._walker(app, ctx.now)
+        return Outcome(replies=[Reply(text=text), *self._replies(walker.screens(), app)])
+
+    # ------------------------------------------------------------------ uploads
+    async def _handle_file(
+        self, user: UserRef, event: FileIn, update_key: tuple[str, int] | None
+    ) -> Outcome:
+        """Check, download and store an upload without holding a write transaction
+        during the download, then record it in a second, short transaction."""
+        t = self.loc.t
+        async with self.sessions.begin() as session:
+            ctx = await self._context(session, user)
+            if update_key is not None and not await repo.mark_update(
+                session, source=update_key[0], update_id=update_key[1], now=ctx.now
+            ):
+                return Outcome(duplicate=True)
+            app = await self._active(ctx, lock=False)
+            if app is None:
+                return self._menu(t("engine.no_active"))
+            walker = self._walker(app, ctx.now)
+            problem = walker.on_upload_check(kind=event.kind, mime_type=event.mime_type, size=event.size)
+            if problem is not None:
+                return self._upload_refused(walker, app, problem)
+            limit = walker.upload_limit_bytes()
+            revision = app.revision
+            app_id = app.id or 0
+        try:
+            data = await event.fetch()
+        except Exception:
+            log.exception("download of %s failed", event.source_ref)
+            return Outcome(replies=[Reply(text=t("engine.upload.failed"))])
+        mime = sniff_mime(data)
+        if mime == "application/octet-stream" and event.mime_type:
+            mime = event.mime_type
+        async with self.sessions.begin() as session:
+            ctx = await self._context(session, user)
+            app = await self._active(ctx)
+            if app is None or app.id != app_id or app.revision != revision:
+                return Outcome(replies=[Reply(text=t("engine.upload.moved_on"))])
+            walker = self._walker(app, ctx.now)
+            if len(data) > limit:
+                return self._upload_refused(walker, app, "engine.upload.too_big")
+            if not walker.accepts_mime(mime):
+                return self._upload_refused(walker, app, "engine.upload.wrong_type")
+            stored = await self.files.save(data, suffix=_suffix(mime, event.file_name))
+            target, _, _ = walker.target()
+            att = await repo.add_attachment(
+                session, application_id=app_id, question_id=target.id, kind=event.kind,
+                file_name=event.file_name, mime_type=mime, size=stored.size, sha256=stored.sha256,
+                storage_path=stored.path, source_ref=event.source_ref, now=ctx.now,
+            )
+            return await self._apply(ctx, app, walker, walker.on_upload(att.id or 0))
+
+    def _upload_refused(self, walker: Walker, app: Application, key: str) -> Outcome:
+        target, _, _ = walker.target() if walker.mode == "ask" else (None, None, None)
+        params = {}
+        if target is not None:
+            params = {
+                "max_mb": target.max_size_mb or 10,
+                "max": target.max_files or "",
+                "accept": "、".join(target.accept or []),
+            }
+        text = self.loc.t(key, **params)
+        return Outcome(replies=[Reply(text=text), *self._replies(walker.screens(), app)])
+
+
+def _suffix(mime: str, file_name: str) -> str:
+    known = {
+        "image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp",
+        "application/pdf": ".pdf",
+    }
+    if mime in known:
+        return known[mime]
+    if "." in file_name:
+        return "." + file_name.rsplit(".", 1)[1][:8].lower()
+    return ".bin"

@@ -1,0 +1,135 @@
+"""Transport-neutral messages between a user and the dialog engine.
+
+The engine speaks in ``Reply`` objects (text plus rows of ``Button``) and
+hears ``Inbound`` events; Telegram turns buttons into inline keyboards with
+typed callback data, the terminal into numbered choices.  Nothing here knows
+either transport.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+
+class Action(IntEnum):
+    """What a button does.  Values are stable: they travel inside callback data."""
+
+    MENU = 1          # show the main menu
+    PICK_PROGRAM = 2  # arg: index of the program in the registry order
+    RESUME = 3        # continue the draft given by the reply's application
+    BACK = 4
+    SKIP = 5
+    SAVE_EXIT = 6
+    CHOOSE = 7        # arg: option index (choice) or 1/0 (yesno)
+    TOGGLE = 8        # arg: option index (multichoice)
+    DONE = 9          # finish a multichoice, long text, upload or group
+    KEEP = 10         # keep the current answer while editing
+    SUGGEST = 11      # arg: suggestion index
+    ROW_ADD = 12
+    ROW_EDIT = 13     # arg: row index
+    ROW_DELETE = 14   # arg: row index (asks to confirm)
+    ROW_DELETE_OK = 15  # arg: row index
+    EDIT_SECTION = 16  # arg: section index
+    PREVIEW = 17
+    SUBMIT = 18
+    STATUS = 19
+    CANCEL = 20       # leave a sub-step (e.g. a delete confirmation)
+    CLEAR = 21        # empty the long-text buffer or the uploads of a question
+
+
+@dataclass(frozen=True)
+class Button:
+    """One button; ``arg`` is a small integer whose meaning depends on ``action``."""
+
+    label: str
+    action: Action
+    arg: int = 0
+
+
+@dataclass
+class Reply:
+    """One message to send.
+
+    ``application_id`` and ``revision`` identify the state the buttons belong
+    to; a press carrying an older revision is stale.  ``expects_text`` tells a
+    transport whether free text is a normal answer here (so the terminal knows
+    whether a bare number means a button).
+    """
+
+    text: str
+    buttons: list[list[Button]] = field(default_factory=list)
+    application_id: int = 0
+    revision: int = 0
+    expects_text: bool = False
+
+
+@dataclass(frozen=True)
+class UserRef:
+    """Who is talking, on which channel."""
+
+    channel: str
+    external_id: str
+    display_name: str = ""
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class TextIn:
+    """A typed message."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class CommandIn:
+    """A command such as /start, /apply, /status, /help, /cancel (name without slash)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class ButtonIn:
+    """A pressed button, with the state it was shown for."""
+
+    action: Action
+    arg: int
+    application_id: int
+    revision: int
+
+
+@dataclass(frozen=True)
+class FileIn:
+    """An uploaded photo or document.  ``fetch`` downloads the bytes on demand,
+    so a file too large or of the wrong type is refused before it is downloaded."""
+
+    kind: str  # "photo" or "document"
+    file_name: str
+    mime_type: str
+    size: int | None
+    source_ref: str
+    fetch: Callable[[], Awaitable[bytes]]
+
+
+@dataclass(frozen=True)
+class UnsupportedIn:
+    """Anything the dialog cannot use (sticker, voice, location...)."""
+
+    kind: str
+
+
+Inbound = TextIn | CommandIn | ButtonIn | FileIn | UnsupportedIn
+
+
+@dataclass
+class Outcome:
+    """What handling one inbound event produced.
+
+    ``toast`` is the short answer to a button press (Telegram shows it on the
+    pressed button); ``duplicate`` is set when the event was already handled.
+    """
+
+    replies: list[Reply] = field(default_factory=list)
+    toast: str | None = None
+    duplicate: bool = False

@@ -1,0 +1,59 @@
+"""Configuration from the environment (prefix ``STUDIOBOT_``) and ``.env``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TELEGRAM_API_URL = "https://api.telegram.org"
+
+
+class Settings(BaseSettings):
+    """Everything the product reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STUDIOBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    bot_token: SecretStr | None = None
+    telegram_api_url: str = TELEGRAM_API_URL
+    database_url: str = "sqlite+aiosqlite:///./data/studiobot.db"
+    timezone: str = "Asia/Shanghai"
+    data_dir: Path = Path("./data")
+    programs_dir: Path | None = Field(
+        default=None, description="an extra folder of program definitions, beside the built-in ones"
+    )
+    locale: str = "zh-CN"
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = 8080
+    webhook_path: str = "/telegram/webhook"
+    polling_timeout: int = 30
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        ZoneInfo(value)  # raises for an unknown zone
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        """Accept plain URLs and pick the async driver the product uses."""
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if value.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + value.split(":///", 1)[1]
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"

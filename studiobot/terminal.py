@@ -1,0 +1,115 @@
+"""``studiobot chat``: the same dialogs in a terminal, for trying the product
+on a fresh machine and for scripting it through standard input.
+
+Buttons become numbered choices.  Where a question takes typed text, a bare
+number is an answer, so buttons are chosen with ``#n``; elsewhere ``n`` alone
+picks button n.  A line naming an existing file uploads it.  End of input
+leaves cleanly: every answer was already saved when it was accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import mimetypes
+import re
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from dialogs.i18n import Locale
+from dialogs.service import Conversation
+from dialogs.ui import ButtonIn, CommandIn, FileIn, Inbound, Outcome, Reply, TextIn, UserRef
+
+BUTTON_RE = re.compile(r"^(#?)(\d{1,3})$")
+
+
+class Terminal:
+    """Feeds lines to the conversation and prints its replies."""
+
+    def __init__(self, conversation: Conversation, user: UserRef, out: TextIO, locale: Locale) -> None:
+        self.conversation = conversation
+        self.user = user
+        self.out = out
+        self.loc = locale
+        self.last: Reply | None = None
+
+    def _print(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def show(self, outcome: Outcome) -> None:
+        if outcome.toast:
+            self._print(self.loc.t("cli.toast", text=outcome.toast))
+        for reply in outcome.replies:
+            self._print(reply.text)
+            if reply.buttons:
+                self.last = reply
+                mark = "#" if reply.expects_text else ""
+                n = 0
+                for row in reply.buttons:
+                    cells = []
+                    for button in row:
+                        n += 1
+                        cells.append(f"[{mark}{n}] {button.label}")
+                    self._print("   " + "   ".join(cells))
+                self._print(self.loc.t("cli.pick_hash" if mark else "cli.pick_plain"))
+            elif reply.expects_text and self.last is not None and self.last.expects_text is False:
+                pass
+            self._print("")
+
+    def parse(self, line: str) -> Inbound | None:
+        text = line.strip()
+        if not text:
+            return None
+        if text.startswith("/") and re.fullmatch(r"/[a-z]+", text):
+            return CommandIn(text[1:])
+        match = BUTTON_RE.match(text)
+        if match and self.last is not None and (match.group(1) or not self.last.expects_text):
+            buttons = [b for row in self.last.buttons for b in row]
+            index = int(match.group(2)) - 1
+            if 0 <= index < len(buttons):
+                b = buttons[index]
+                return ButtonIn(b.action, b.arg, self.last.application_id, self.last.revision)
+        path = Path(text).expanduser()
+        if len(text) < 4096 and path.is_file():
+            return _file_event(path)
+        return TextIn(line.rstrip("\n"))
+
+    async def send(self, event: Inbound) -> None:
+        self.show(await self.conversation.handle(self.user, event))
+
+
+def _file_event(path: Path) -> FileIn:
+    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    kind = "photo" if mime.startswith("image/") else "document"
+
+    async def fetch() -> bytes:
+        return await asyncio.to_thread(path.read_bytes)
+
+    return FileIn(kind=kind, file_name=path.name, mime_type=mime, size=path.stat().st_size,
+                  source_ref=str(path), fetch=fetch)
+
+
+async def chat(conversation: Conversation, *, user_name: str | None, stdin: TextIO, out: TextIO) -> None:
+    """Run the dialog until end of input."""
+    name = user_name or getpass.getuser() or "local"
+    terminal = Terminal(conversation, UserRef("terminal", name, name), out, conversation.loc)
+    terminal._print(terminal.loc.t("cli.chat_banner"))
+    await terminal.send(CommandIn("start"))
+    while True:
+        line = await asyncio.to_thread(stdin.readline)
+        if line == "":
+            break
+        event = terminal.parse(line)
+        if event is not None:
+            await terminal.send(event)
+    terminal._print(terminal.loc.t("cli.bye"))
+
+
+def main_stdin() -> TextIO:
+    """Standard input, read as UTF-8 whatever the locale says."""
+    stream = sys.stdin
+    if hasattr(stream, "reconfigure"):
+        stream.reconfigure(encoding="utf-8", errors="replace")
+    return stream
