@@ -170,7 +170,14 @@ class Conversation:
     async def _command(self, ctx: _Ctx, name: str) -> Outcome:
         t = self.loc.t
         if name == "start":
-            return self._menu(t("engine.welcome", name=ctx.user.display_name or ""))
+            menu = self._menu(t("engine.welcome", name=ctx.user.display_name or ""))
+            app = await self._active(ctx, lock=False)
+            if app is not None:
+                # A returning user sees where they are, so a typed answer is never a surprise.
+                walker = self._walker(app, ctx.now)
+                resumed = Reply(text=t("engine.resumed", program=self._program(app).button_title))
+                menu.replies += [resumed, *self._replies(walker.screens(), app)]
+            return menu
         if name == "help":
             return self._menu(t("engine.help"))
         if name == "apply":

@@ -54,8 +54,6 @@ class Terminal:
                         cells.append(f"[{mark}{n}] {button.label}")
                     self._print("   " + "   ".join(cells))
                 self._print(self.loc.t("cli.pick_hash" if mark else "cli.pick_plain"))
-            elif reply.expects_text and self.last is not None and self.last.expects_text is False:
-                pass
             self._print("")
 
     def parse(self, line: str) -> Inbound | None:
@@ -71,6 +69,9 @@ class Terminal:
             if 0 <= index < len(buttons):
                 b = buttons[index]
                 return ButtonIn(b.action, b.arg, self.last.application_id, self.last.revision)
+            if match.group(1):
+                self._print(self.loc.t("cli.no_such_button", n=match.group(2), count=len(buttons)))
+                return None
         path = Path(text).expanduser()
         if len(text) < 4096 and path.is_file():
             return _file_event(path)
