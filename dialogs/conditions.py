@@ -71,7 +71,7 @@ def evaluate(cond: Condition, answers: dict[str, Any]) -> bool:
         n = _count(value)
         return n < (cond.rows_lt or 0) if op == "rows_lt" else n >= (cond.rows_gte or 0)
     if op in ("matches", "not_matches"):
-        pattern = _fill(cond.matches if op == "matches" else cond.not_matches or "", answers)
+        pattern = _fill((cond.matches if op == "matches" else cond.not_matches) or "", answers)
         if pattern is None:
             return False
         found = re.search(pattern, str(value)) is not None

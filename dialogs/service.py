@@ -191,15 +191,15 @@ class Conversation:
     async def _program_list(self, ctx: _Ctx) -> Outcome:
         t = self.loc.t
         apps = await repo.list_applications(ctx.session, user_id=ctx.user.id or 0)
-        latest = {}
+        latest: dict[str, Application] = {}
         for app in apps:
             latest.setdefault(app.program_id, app)
         buttons = []
         for i, program in enumerate(self._programs):
             label = program.button_title
-            app = latest.get(program.id)
-            if app is not None:
-                label += t(f"engine.program_state.{app.status}")
+            found = latest.get(program.id)
+            if found is not None:
+                label += t(f"engine.program_state.{found.status}")
             buttons.append([Button(label, Action.PICK_PROGRAM, i)])
         return Outcome(replies=[Reply(text=t("engine.choose_program"), buttons=buttons)])
 
