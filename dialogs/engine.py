@@ -194,8 +194,10 @@ class Walker:
                 return
             row = int(self.cur["row"])
             rows = self._rows()
-            if self.cur.get("new") and row < len(rows) and not any(
-                v is not None for v in rows[row].values()
+            if (
+                self.cur.get("new")
+                and row < len(rows)
+                and not any(v is not None for v in rows[row].values())
             ):
                 del rows[row]
             self._move(mode="ask", q=q.id, edit=self.cur.get("edit"))
@@ -263,7 +265,10 @@ class Walker:
         limit = target.max_chars or 20000
         if len(joined) > limit:
             self.step.screens.append(
-                Screen(self.loc.t("validation.too_long", max=limit, length=len(joined)), expects_text=True)
+                Screen(
+                    self.loc.t("validation.too_long", max=limit, length=len(joined)),
+                    expects_text=True,
+                )
             )
             return self.step
         self.cur["buf"] = parts
@@ -421,10 +426,16 @@ class Walker:
             self.step.screens.append(Screen(self.loc.t("engine.group.need_rows", min=need)))
             return True
         for i, row in enumerate(rows):
-            missing = [f.label for f in self._asked_fields(q) if f.required and row.get(f.id) is None]
+            missing = [
+                f.label for f in self._asked_fields(q) if f.required and row.get(f.id) is None
+            ]
             if missing:
                 self.step.screens.append(
-                    Screen(self.loc.t("engine.group.row_incomplete", n=i + 1, fields="、".join(missing)))
+                    Screen(
+                        self.loc.t(
+                            "engine.group.row_incomplete", n=i + 1, fields="、".join(missing)
+                        )
+                    )
                 )
                 return True
         self.step.events.append((q.id, rows))
@@ -478,7 +489,9 @@ class Walker:
             return True
         rows.append({})
         first = self._asked_fields(q)[0].id
-        self._move(mode="ask", q=q.id, row=len(rows) - 1, f=first, new=True, edit=self.cur.get("edit"))
+        self._move(
+            mode="ask", q=q.id, row=len(rows) - 1, f=first, new=True, edit=self.cur.get("edit")
+        )
         return True
 
     def _btn_row_edit(self, arg: int) -> bool:
@@ -582,16 +595,28 @@ class Walker:
         if q.type is QType.GROUP:
             rows = value if isinstance(value, list) else []
             need = q.min_rows or (1 if q.required else 0)
-            out = [t("engine.problem.rows", label=label, min=need, count=len(rows))] if len(rows) < need else []
+            out = (
+                [t("engine.problem.rows", label=label, min=need, count=len(rows))]
+                if len(rows) < need
+                else []
+            )
             for i, row in enumerate(rows):
-                missing = [f.label for f in self._asked_fields(q) if f.required and row.get(f.id) is None]
+                missing = [
+                    f.label for f in self._asked_fields(q) if f.required and row.get(f.id) is None
+                ]
                 if missing:
-                    out.append(t("engine.problem.row", label=label, n=i + 1, fields="、".join(missing)))
+                    out.append(
+                        t("engine.problem.row", label=label, n=i + 1, fields="、".join(missing))
+                    )
             return out
         if q.type in UPLOAD_TYPES:
             count = len(value or [])
             need = q.min_files or (1 if q.required else 0)
-            return [t("engine.problem.files", label=label, min=need, count=count)] if count < need else []
+            return (
+                [t("engine.problem.files", label=label, min=need, count=count)]
+                if count < need
+                else []
+            )
         if value is None:
             return [t("engine.problem.missing", label=label)] if q.required else []
         if q.type is QType.LONGTEXT and q.min_chars and len(str(value)) < q.min_chars:

@@ -86,7 +86,9 @@ def load_program(path: Path | str) -> Program:
         program = Program.model_validate(raw)
     except ValidationError as exc:
         problems = [
-            DefinitionProblem(name, _loc(err["loc"]), "E010", err["msg"].removeprefix("Value error, "))
+            DefinitionProblem(
+                name, _loc(err["loc"]), "E010", err["msg"].removeprefix("Value error, ")
+            )
             for err in exc.errors()
         ]
         raise DefinitionError(problems) from exc
@@ -112,7 +114,9 @@ def _dupes(ids: list[str]) -> list[str]:
     return out
 
 
-def _check_question(q: Question, where: str, file: str, in_group: bool) -> Iterator[DefinitionProblem]:
+def _check_question(
+    q: Question, where: str, file: str, in_group: bool
+) -> Iterator[DefinitionProblem]:
     def bad(field: str, code: str, message: str) -> DefinitionProblem:
         return DefinitionProblem(file, f"{where}.{field}", code, message)
 
@@ -132,7 +136,8 @@ def _check_question(q: Question, where: str, file: str, in_group: bool) -> Itera
                     for ref in f.of or []:
                         if ref not in sibling or sibling[ref].type not in NUMERIC_TYPES:
                             yield bad(
-                                f"fields[{i}].of", "E033",
+                                f"fields[{i}].of",
+                                "E033",
                                 f"'{ref}' is not a numeric field of this group",
                             )
         if q.min_rows is not None and q.max_rows is not None and q.min_rows > q.max_rows:
@@ -169,7 +174,10 @@ def _check_condition(
     for ref in sorted(cond.fields()):
         if ref not in known:
             yield DefinitionProblem(
-                file, where, "E050", f"condition refers to '{ref}', which is not an earlier question"
+                file,
+                where,
+                "E050",
+                f"condition refers to '{ref}', which is not an earlier question",
             )
     if cond.field is not None and cond.field in known:
         q = known[cond.field]
@@ -178,9 +186,16 @@ def _check_condition(
                 yield DefinitionProblem(
                     file, where, "E051", f"'{op}' needs a number, but '{q.id}' is a '{q.type}'"
                 )
-            if op in ("rows_lt", "rows_gte") and q.type not in (QType.GROUP, QType.PHOTO, QType.FILE):
+            if op in ("rows_lt", "rows_gte") and q.type not in (
+                QType.GROUP,
+                QType.PHOTO,
+                QType.FILE,
+            ):
                 yield DefinitionProblem(
-                    file, where, "E052", f"'{op}' counts rows or files, but '{q.id}' is a '{q.type}'"
+                    file,
+                    where,
+                    "E052",
+                    f"'{op}' counts rows or files, but '{q.id}' is a '{q.type}'",
                 )
             if op in ("eq", "ne", "in_", "not_in") and q.options:
                 values = cond.in_ or cond.not_in or [cond.eq if op == "eq" else cond.ne]
@@ -217,7 +232,9 @@ def _cross_check(p: Program, file: str) -> Iterator[DefinitionProblem]:
                 for ref in _template_refs(template):
                     if ref != "today" and ref not in known:
                         yield DefinitionProblem(
-                            file, f"{where}.suggest[{ti}]", "E054",
+                            file,
+                            f"{where}.suggest[{ti}]",
+                            "E054",
                             f"suggestion refers to '{ref}', which is not an earlier question",
                         )
             known[q.id] = q
@@ -233,7 +250,9 @@ def _cross_check(p: Program, file: str) -> Iterator[DefinitionProblem]:
         target = known.get(p.studio_name.field)
         if target is None or target.type is not QType.TEXT:
             yield DefinitionProblem(
-                file, "studio_name.field", "E065",
+                file,
+                "studio_name.field",
+                "E065",
                 f"'{p.studio_name.field}' is not a text question of this program",
             )
 
@@ -283,7 +302,9 @@ def load_registry(*directories: Path) -> ProgramRegistry:
                 continue
             if program.id in programs:
                 problems.append(
-                    DefinitionProblem(str(path), "id", "E066", f"program id '{program.id}' is used twice")
+                    DefinitionProblem(
+                        str(path), "id", "E066", f"program id '{program.id}' is used twice"
+                    )
                 )
             programs[program.id] = program
     if problems:

@@ -21,12 +21,22 @@ TELEGRAM_LIMIT = 4096
 MESSAGE_BUDGET = 3900  # room for a header added by a transport
 PREVIEW_TEXT_CHARS = 120
 TEXT_TYPES = frozenset(
-    {QType.TEXT, QType.LONGTEXT, QType.INTEGER, QType.NUMBER, QType.MONEY,
-     QType.YEARMONTH, QType.DATE, QType.PHONE}
+    {
+        QType.TEXT,
+        QType.LONGTEXT,
+        QType.INTEGER,
+        QType.NUMBER,
+        QType.MONEY,
+        QType.YEARMONTH,
+        QType.DATE,
+        QType.PHONE,
+    }
 )
 
 
-def _screen(text: str, buttons: list[list[Button]] | None = None, expects_text: bool = False) -> Screen:
+def _screen(
+    text: str, buttons: list[list[Button]] | None = None, expects_text: bool = False
+) -> Screen:
     from dialogs.engine import Screen
 
     return Screen(text=text, buttons=buttons or [], expects_text=expects_text)
@@ -44,7 +54,9 @@ def _sum(q: Question, row: dict[str, Any]) -> str | None:
             total += Decimal(str(row.get(ref)))
         except InvalidOperation:
             return None
-    return str(total.normalize()) if total != total.to_integral() else str(total.quantize(Decimal(1)))
+    return (
+        str(total.normalize()) if total != total.to_integral() else str(total.quantize(Decimal(1)))
+    )
 
 
 def row_summary(w: Walker, group: Question, row: dict[str, Any]) -> str:
@@ -137,7 +149,12 @@ def question(w: Walker) -> Screen:
     if target.type is QType.CHOICE:
         buttons += _pairs([Button(o, Action.CHOOSE, i) for i, o in enumerate(target.options or [])])
     elif target.type is QType.YESNO:
-        buttons.append([Button(t("engine.btn.yes"), Action.CHOOSE, 1), Button(t("engine.btn.no"), Action.CHOOSE, 0)])
+        buttons.append(
+            [
+                Button(t("engine.btn.yes"), Action.CHOOSE, 1),
+                Button(t("engine.btn.no"), Action.CHOOSE, 0),
+            ]
+        )
     elif target.type is QType.MULTICHOICE:
         chosen = set(w.cur.get("sel", value or []))
         marks = [
@@ -151,7 +168,12 @@ def question(w: Walker) -> Screen:
         if parts:
             joined = "\n".join(p for p in parts if p)
             lines.append(t("engine.longtext.buffered", count=len(joined)))
-            buttons.append([Button(t("engine.btn.done"), Action.DONE), Button(t("engine.btn.clear"), Action.CLEAR)])
+            buttons.append(
+                [
+                    Button(t("engine.btn.done"), Action.DONE),
+                    Button(t("engine.btn.clear"), Action.CLEAR),
+                ]
+            )
     elif target.type in UPLOAD_TYPES:
         count = len(value or [])
         if count:
@@ -181,10 +203,14 @@ def longtext_progress(w: Walker, target: Question, joined: str) -> Screen:
     t = w.loc.t
     need = target.min_chars or 0
     if need and len(joined) < need:
-        text = t("engine.longtext.progress_min", count=len(joined), min=need, left=need - len(joined))
+        text = t(
+            "engine.longtext.progress_min", count=len(joined), min=need, left=need - len(joined)
+        )
     else:
         text = t("engine.longtext.progress", count=len(joined))
-    buttons = [[Button(t("engine.btn.done"), Action.DONE), Button(t("engine.btn.clear"), Action.CLEAR)]]
+    buttons = [
+        [Button(t("engine.btn.done"), Action.DONE), Button(t("engine.btn.clear"), Action.CLEAR)]
+    ]
     return _screen(text, buttons, expects_text=True)
 
 
@@ -194,7 +220,12 @@ def upload_progress(w: Walker, target: Question, count: int) -> Screen:
     text = t("engine.upload.received", count=count, min=need, max=target.max_files or "∞")
     buttons = []
     if count >= need:
-        buttons.append([Button(t("engine.btn.done"), Action.DONE), Button(t("engine.btn.clear_files"), Action.CLEAR)])
+        buttons.append(
+            [
+                Button(t("engine.btn.done"), Action.DONE),
+                Button(t("engine.btn.clear_files"), Action.CLEAR),
+            ]
+        )
     else:
         buttons.append([Button(t("engine.btn.clear_files"), Action.CLEAR)])
     return _screen(text, buttons)
@@ -217,10 +248,12 @@ def group_menu(w: Walker) -> Screen:
     if q.max_rows is None or len(rows) < q.max_rows:
         buttons.append([Button(t("engine.btn.row_add"), Action.ROW_ADD)])
     for i in range(len(rows)):
-        buttons.append([
-            Button(t("engine.btn.row_edit", n=i + 1), Action.ROW_EDIT, i),
-            Button(t("engine.btn.row_delete", n=i + 1), Action.ROW_DELETE, i),
-        ])
+        buttons.append(
+            [
+                Button(t("engine.btn.row_edit", n=i + 1), Action.ROW_EDIT, i),
+                Button(t("engine.btn.row_delete", n=i + 1), Action.ROW_DELETE, i),
+            ]
+        )
     need = q.min_rows or (1 if q.required else 0)
     nav = [Button(t("engine.btn.back"), Action.BACK)]
     if len(rows) >= need and rows:
@@ -242,7 +275,12 @@ def confirm_delete(w: Walker, row: int) -> Screen:
     summary = row_summary(w, q, rows[row]) if row < len(rows) else ""
     return _screen(
         t("engine.group.confirm_delete", n=row + 1, row=summary),
-        [[Button(t("engine.btn.delete_ok"), Action.ROW_DELETE_OK, row), Button(t("engine.btn.cancel"), Action.CANCEL)]],
+        [
+            [
+                Button(t("engine.btn.delete_ok"), Action.ROW_DELETE_OK, row),
+                Button(t("engine.btn.cancel"), Action.CANCEL),
+            ]
+        ],
     )
 
 
@@ -253,7 +291,9 @@ def _answer_lines(w: Walker, q: Question) -> list[str]:
         rows = value if isinstance(value, list) else []
         if not rows:
             return [t("engine.preview.item", label=q.label, value=t("engine.preview.none"))]
-        lines = [t("engine.preview.item", label=q.label, value=t("engine.preview.rows", count=len(rows)))]
+        lines = [
+            t("engine.preview.item", label=q.label, value=t("engine.preview.rows", count=len(rows)))
+        ]
         lines += [f"  {i}. {row_summary(w, q, row)}" for i, row in enumerate(rows, start=1)]
         return lines
     if value is None:
@@ -304,7 +344,9 @@ def preview(w: Walker) -> list[Screen]:
         for q in shown:
             lines += _answer_lines(w, q)
         blocks.append("\n".join(lines))
-        edit_buttons.append(Button(t("engine.btn.edit_section", title=section.title), Action.EDIT_SECTION, i))
+        edit_buttons.append(
+            Button(t("engine.btn.edit_section", title=section.title), Action.EDIT_SECTION, i)
+        )
     tail: list[str] = []
     warnings = w.warnings()
     if warnings:
@@ -323,7 +365,12 @@ def preview(w: Walker) -> list[Screen]:
     screens = [_screen(x) for x in texts + actions]
     buttons = _pairs(edit_buttons)
     buttons.append([Button(t("engine.btn.submit"), Action.SUBMIT)])
-    buttons.append([Button(t("engine.btn.back"), Action.BACK), Button(t("engine.btn.save_exit"), Action.SAVE_EXIT)])
+    buttons.append(
+        [
+            Button(t("engine.btn.back"), Action.BACK),
+            Button(t("engine.btn.save_exit"), Action.SAVE_EXIT),
+        ]
+    )
     screens[-1].buttons = buttons
     return screens
 
@@ -331,10 +378,14 @@ def preview(w: Walker) -> list[Screen]:
 def problems(w: Walker, items: list[str]) -> Screen:
     """Why submission was refused, with a button to the first unfinished section."""
     t = w.loc.t
-    text = "\n".join([t("engine.submit.refused", count=len(items)), *[f"• {p}" for p in items[:30]]])
+    text = "\n".join(
+        [t("engine.submit.refused", count=len(items)), *[f"• {p}" for p in items[:30]]]
+    )
     buttons: list[list[Button]] = []
     first = w.first_problem_section()
     if first is not None:
         title = w.p.sections[first].title
-        buttons.append([Button(t("engine.btn.edit_section", title=title), Action.EDIT_SECTION, first)])
+        buttons.append(
+            [Button(t("engine.btn.edit_section", title=title), Action.EDIT_SECTION, first)]
+        )
     return _screen(split_messages([text])[0], buttons)

@@ -85,8 +85,19 @@ class Condition(Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     OPERATORS: ClassVar[tuple[str, ...]] = (
-        "eq", "ne", "in_", "not_in", "lt", "lte", "gt", "gte",
-        "matches", "not_matches", "answered", "rows_lt", "rows_gte",
+        "eq",
+        "ne",
+        "in_",
+        "not_in",
+        "lt",
+        "lte",
+        "gt",
+        "gte",
+        "matches",
+        "not_matches",
+        "answered",
+        "rows_lt",
+        "rows_gte",
     )
 
     def operators(self) -> list[str]:
@@ -252,7 +263,8 @@ class DateRule(Strict):
         }
         wanted = need[self.kind]
         given = {
-            k for k in ("month", "day", "end_month", "end_day", "date", "years")
+            k
+            for k in ("month", "day", "end_month", "end_day", "date", "years")
             if getattr(self, k) is not None
         }
         missing = [k for k in wanted if k not in given]

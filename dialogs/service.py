@@ -134,7 +134,11 @@ class Conversation:
         if app_id is None:
             return None
         app = await repo.get_application(ctx.session, application_id=app_id, for_update=lock)
-        if app is None or app.status != ApplicationStatus.DRAFT.value or self.registry.get(app.program_id) is None:
+        if (
+            app is None
+            or app.status != ApplicationStatus.DRAFT.value
+            or self.registry.get(app.program_id) is None
+        ):
             ctx.user.active_application_id = None
             return None
         return app
@@ -143,7 +147,13 @@ class Conversation:
         app_id = app.id or 0 if app is not None else 0
         rev = app.revision if app is not None else 0
         return [
-            Reply(text=s.text, buttons=s.buttons, application_id=app_id, revision=rev, expects_text=s.expects_text)
+            Reply(
+                text=s.text,
+                buttons=s.buttons,
+                application_id=app_id,
+                revision=rev,
+                expects_text=s.expects_text,
+            )
             for s in screens
         ]
 
@@ -220,16 +230,37 @@ class Conversation:
             local = app.updated_at.astimezone(self.zone).strftime("%Y-%m-%d %H:%M")
             if app.status == ApplicationStatus.DRAFT.value:
                 lines.append(
-                    t("engine.status.draft", n=n, program=program.button_title, done=done,
-                      total=len(visible), updated=local)
+                    t(
+                        "engine.status.draft",
+                        n=n,
+                        program=program.button_title,
+                        done=done,
+                        total=len(visible),
+                        updated=local,
+                    )
                 )
-                buttons.append([Button(t("engine.btn.resume", program=program.button_title), Action.RESUME, app.id or 0)])
+                buttons.append(
+                    [
+                        Button(
+                            t("engine.btn.resume", program=program.button_title),
+                            Action.RESUME,
+                            app.id or 0,
+                        )
+                    ]
+                )
             else:
-                submitted = (app.submitted_at or app.updated_at).astimezone(self.zone).strftime("%Y-%m-%d")
+                submitted = (
+                    (app.submitted_at or app.updated_at).astimezone(self.zone).strftime("%Y-%m-%d")
+                )
                 level = program.review_chain[min(app.review_level, len(program.review_chain) - 1)]
                 lines.append(
-                    t(f"engine.status.{app.status}", n=n, program=program.button_title,
-                      submitted=submitted, reviewer=level.reviewer)
+                    t(
+                        f"engine.status.{app.status}",
+                        n=n,
+                        program=program.button_title,
+                        submitted=submitted,
+                        reviewer=level.reviewer,
+                    )
                 )
         return Outcome(replies=[Reply(text="\n".join(lines), buttons=buttons)])
 
@@ -246,20 +277,35 @@ class Conversation:
     async def _open(self, ctx: _Ctx, program: Program) -> Outcome:
         """Start or resume the user's application for ``program``."""
         t = self.loc.t
-        app = await repo.find_open_application(ctx.session, user_id=ctx.user.id or 0, program_id=program.id)
+        app = await repo.find_open_application(
+            ctx.session, user_id=ctx.user.id or 0, program_id=program.id
+        )
         if app is not None and app.status != ApplicationStatus.DRAFT.value:
             ctx.user.active_application_id = None
             return await self._status(ctx)
         intro: list[Screen] = []
         if app is None:
             app = await repo.create_application(
-                ctx.session, user_id=ctx.user.id or 0, program_id=program.id,
-                program_version=program.version, cursor={}, now=ctx.now,
+                ctx.session,
+                user_id=ctx.user.id or 0,
+                program_id=program.id,
+                program_version=program.version,
+                cursor={},
+                now=ctx.now,
             )
             walker = self._walker(app, ctx.now)
             walker.start()
-            intro.append(Screen(t("engine.intro", form=program.form_title, union=program.union,
-                                  notice=program.notice, total=len(walker.visible()))))
+            intro.append(
+                Screen(
+                    t(
+                        "engine.intro",
+                        form=program.form_title,
+                        union=program.union,
+                        notice=program.notice,
+                        total=len(walker.visible()),
+                    )
+                )
+            )
         else:
             walker = self._walker(app, ctx.now)
             if not app.cursor:
@@ -285,7 +331,11 @@ class Conversation:
             return await self._open(ctx, self._programs[event.arg])
         if event.action is Action.RESUME:
             app = await repo.get_application(ctx.session, application_id=event.arg)
-            if app is None or app.user_id != ctx.user.id or self.registry.get(app.program_id) is None:
+            if (
+                app is None
+                or app.user_id != ctx.user.id
+                or self.registry.get(app.program_id) is None
+            ):
                 return await self._stale(ctx)
             return await self._open(ctx, self._program(app))
         app = await self._active(ctx)
@@ -322,8 +372,14 @@ class Conversation:
         app.review_level = 0
         ctx.user.active_application_id = None
         walker.step.screens.append(
-            Screen(t("engine.submitted", program=program.button_title, reviewer=program.review_chain[0].reviewer,
-                     levels=" → ".join(level.reviewer for level in program.review_chain)))
+            Screen(
+                t(
+                    "engine.submitted",
+                    program=program.button_title,
+                    reviewer=program.review_chain[0].reviewer,
+                    levels=" → ".join(level.reviewer for level in program.review_chain),
+                )
+            )
         )
         return await self._apply(ctx, app, walker, walker.step)
 
@@ -361,7 +417,9 @@ class Conversation:
             if app is None:
                 return self._menu(t("engine.no_active"))
             walker = self._walker(app, ctx.now)
-            problem = walker.on_upload_check(kind=event.kind, mime_type=event.mime_type, size=event.size)
+            problem = walker.on_upload_check(
+                kind=event.kind, mime_type=event.mime_type, size=event.size
+            )
             if problem is not None:
                 return self._upload_refused(walker, app, problem)
             limit = walker.upload_limit_bytes()
@@ -388,9 +446,17 @@ class Conversation:
             stored = await self.files.save(data, suffix=_suffix(mime, event.file_name))
             target, _, _ = walker.target()
             att = await repo.add_attachment(
-                session, application_id=app_id, question_id=target.id, kind=event.kind,
-                file_name=event.file_name, mime_type=mime, size=stored.size, sha256=stored.sha256,
-                storage_path=stored.path, source_ref=event.source_ref, now=ctx.now,
+                session,
+                application_id=app_id,
+                question_id=target.id,
+                kind=event.kind,
+                file_name=event.file_name,
+                mime_type=mime,
+                size=stored.size,
+                sha256=stored.sha256,
+                storage_path=stored.path,
+                source_ref=event.source_ref,
+                now=ctx.now,
             )
             return await self._apply(ctx, app, walker, walker.on_upload(att.id or 0))
 
@@ -409,7 +475,10 @@ class Conversation:
 
 def _suffix(mime: str, file_name: str) -> str:
     known = {
-        "image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp",
+        "image/jpeg": ".jpg",
+        "image/png": ".png",
+        "image/gif": ".gif",
+        "image/webp": ".webp",
         "application/pdf": ".pdf",
     }
     if mime in known:

@@ -16,27 +16,27 @@ from enum import IntEnum
 class Action(IntEnum):
     """What a button does.  Values are stable: they travel inside callback data."""
 
-    MENU = 1          # show the main menu
+    MENU = 1  # show the main menu
     PICK_PROGRAM = 2  # arg: index of the program in the registry order
-    RESUME = 3        # continue the draft given by the reply's application
+    RESUME = 3  # continue the draft given by the reply's application
     BACK = 4
     SKIP = 5
     SAVE_EXIT = 6
-    CHOOSE = 7        # arg: option index (choice) or 1/0 (yesno)
-    TOGGLE = 8        # arg: option index (multichoice)
-    DONE = 9          # finish a multichoice, long text, upload or group
-    KEEP = 10         # keep the current answer while editing
-    SUGGEST = 11      # arg: suggestion index
+    CHOOSE = 7  # arg: option index (choice) or 1/0 (yesno)
+    TOGGLE = 8  # arg: option index (multichoice)
+    DONE = 9  # finish a multichoice, long text, upload or group
+    KEEP = 10  # keep the current answer while editing
+    SUGGEST = 11  # arg: suggestion index
     ROW_ADD = 12
-    ROW_EDIT = 13     # arg: row index
-    ROW_DELETE = 14   # arg: row index (asks to confirm)
+    ROW_EDIT = 13  # arg: row index
+    ROW_DELETE = 14  # arg: row index (asks to confirm)
     ROW_DELETE_OK = 15  # arg: row index
     EDIT_SECTION = 16  # arg: section index
     PREVIEW = 17
     SUBMIT = 18
     STATUS = 19
-    CANCEL = 20       # leave a sub-step (e.g. a delete confirmation)
-    CLEAR = 21        # empty the long-text buffer or the uploads of a question
+    CANCEL = 20  # leave a sub-step (e.g. a delete confirmation)
+    CLEAR = 21  # empty the long-text buffer or the uploads of a question
 
 
 @dataclass(frozen=True)

@@ -39,10 +39,17 @@ def _programs_list(settings: Settings, loc: Locale) -> int:
     registry = load_programs(settings)
     print(loc.t("cli.programs_header", count=len(registry)))
     for p in registry:
-        print(loc.t(
-            "cli.program_line", id=p.id, title=p.button_title, sections=len(p.sections),
-            questions=len(p.questions()), levels=len(p.review_chain), dates=len(p.dates),
-        ))
+        print(
+            loc.t(
+                "cli.program_line",
+                id=p.id,
+                title=p.button_title,
+                sections=len(p.sections),
+                questions=len(p.questions()),
+                levels=len(p.review_chain),
+                dates=len(p.dates),
+            )
+        )
     return 0
 
 
@@ -78,8 +85,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     loc = Locale(settings.locale)
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8")
-    logging.basicConfig(level=logging.INFO if args.command == "run" else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.command == "run" else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         if args.command == "programs":
             if args.action == "list":

@@ -27,7 +27,9 @@ BUTTON_RE = re.compile(r"^(#?)(\d{1,3})$")
 class Terminal:
     """Feeds lines to the conversation and prints its replies."""
 
-    def __init__(self, conversation: Conversation, user: UserRef, out: TextIO, locale: Locale) -> None:
+    def __init__(
+        self, conversation: Conversation, user: UserRef, out: TextIO, locale: Locale
+    ) -> None:
         self.conversation = conversation
         self.user = user
         self.out = out
@@ -88,11 +90,19 @@ def _file_event(path: Path) -> FileIn:
     async def fetch() -> bytes:
         return await asyncio.to_thread(path.read_bytes)
 
-    return FileIn(kind=kind, file_name=path.name, mime_type=mime, size=path.stat().st_size,
-                  source_ref=str(path), fetch=fetch)
+    return FileIn(
+        kind=kind,
+        file_name=path.name,
+        mime_type=mime,
+        size=path.stat().st_size,
+        source_ref=str(path),
+        fetch=fetch,
+    )
 
 
-async def chat(conversation: Conversation, *, user_name: str | None, stdin: TextIO, out: TextIO) -> None:
+async def chat(
+    conversation: Conversation, *, user_name: str | None, stdin: TextIO, out: TextIO
+) -> None:
     """Run the dialog until end of input."""
     name = user_name or getpass.getuser() or "local"
     terminal = Terminal(conversation, UserRef("terminal", name, name), out, conversation.loc)

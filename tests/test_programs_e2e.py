@@ -62,7 +62,11 @@ async def walk(conversation: Conversation, user: UserRef, program_id: str) -> tu
         shown += [r.text for r in out.replies]
         async with conversation.sessions() as session:
             users = await repo.get_or_create_user(
-                session, channel=user.channel, external_id=user.external_id, display_name="", now=NOW
+                session,
+                channel=user.channel,
+                external_id=user.external_id,
+                display_name="",
+                now=NOW,
             )
             apps = await repo.list_applications(session, user_id=users.id or 0)
             app = next(a for a in apps if a.program_id == program_id)
@@ -92,7 +96,9 @@ async def test_program_walk_to_submission(
     async with sessions() as session:
         app = await repo.get_application(session, application_id=app_id)
         history = await repo.answer_history(session, application_id=app_id)
-    assert app is not None and app.status == "submitted" and app.submitted_at == NOW
+    assert app is not None
+    assert app.status == "submitted"
+    assert app.submitted_at == NOW
     assert len(history) >= len(program.questions()) - 5
     status = await conversation.handle(user, CommandIn("status"))
     assert program.review_chain[0].reviewer in status.replies[0].text
