@@ -1,0 +1,110 @@
+"""Play an applicant on Telegram: the scripted applicant's moves sent through the
+fake Bot API, as taps and messages of a real user.
+
+The moves are decided from the application row in the database (what the
+user sees on screen); they reach the bot only as Telegram updates, and the
+buttons pressed are those of the bot's real messages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlmodel import select
+
+from bot.callbacks import DialogCallback
+from dialogs.loader import ProgramRegistry
+from storage.db import SessionFactory
+from storage.models import Application, User
+from tests.fakebotapi import FakeBotAPI, SentMessage
+from tests.walkthrough import Applicant, Move, Press, Text, Upload
+
+
+def transcript(api: FakeBotAPI, user_id: int) -> str:
+    """Everything the user was shown: message texts and the labels of their buttons."""
+    parts: list[str] = []
+    for m in api.sent_to(user_id):
+        parts.append(m.text)
+        parts.extend(b.text for row in m.original_buttons for b in row)
+    return "\n".join(parts)
+
+
+async def application(
+    sessions: SessionFactory, user_id: int, program_id: str
+) -> Application | None:
+    """The user's application for a program, as stored right now."""
+    async with sessions() as session:
+        result = await session.execute(
+            select(Application)
+            .join(User, User.id == Application.user_id)  # type: ignore[arg-type]
+            .where(User.channel == "telegram", User.external_id == str(user_id))
+            .where(Application.program_id == program_id)
+        )
+        return result.scalars().first()
+
+
+def find_button(api: FakeBotAPI, user_id: int, move: Press) -> tuple[SentMessage, str]:
+    """The bot's latest message offering this action, and the callback data to send."""
+    message = api.last_message(user_id, with_buttons=True)
+    for row in message.buttons:
+        for button in row:
+            if button.callback_data is None:
+                continue
+            data = DialogCallback.unpack(button.callback_data)
+            if data.a == move.action and data.g == move.arg:
+                return message, button.callback_data
+    raise LookupError(f"{move} is not offered in: {message.text[:200]}")
+
+
+async def send_move(api: FakeBotAPI, user_id: int, move: Move) -> None:
+    """Deliver one move as a Telegram update."""
+    if isinstance(move, Text):
+        api.send_text(user_id, move.text)
+    elif isinstance(move, Upload):
+        api.send_photo(user_id, move.data)
+    else:
+        message, data = find_button(api, user_id, move)
+        api.press(user_id, message, data)
+
+
+async def open_program(
+    api: FakeBotAPI, registry: ProgramRegistry, user_id: int, program_id: str
+) -> None:
+    """/apply, then tap the program's button (labelled union · kind)."""
+    program = registry.get(program_id)
+    assert program is not None
+    api.send_command(user_id, "apply")
+    await api.wait_for_messages(user_id, 1, timeout=20)
+    api.press_button(user_id, program.button_title)
+    await api.wait_for_messages(user_id, 1, timeout=20)
+    await api.settle(quiet=0.05, timeout=20)
+
+
+async def walk_on_telegram(
+    api: FakeBotAPI,
+    sessions: SessionFactory,
+    registry: ProgramRegistry,
+    user_id: int,
+    program_id: str,
+    *,
+    today: dt.date,
+    stop_after: int | None = None,
+) -> int:
+    """Answer until submitted (or ``stop_after`` moves); returns the number of moves."""
+    program = registry.get(program_id)
+    assert program is not None
+    applicant = Applicant(program, today)
+    moves = 0
+    while stop_after is None or moves < stop_after:
+        app = await application(sessions, user_id, program_id)
+        assert app is not None
+        if app.status == "submitted":
+            return moves
+        move = applicant.next_move(app.answers, app.cursor)
+        before = len(api.sent_to(user_id))
+        await send_move(api, user_id, move)
+        await api.wait_for(lambda: len(api.sent_to(user_id)) > before, timeout=20)
+        await api.settle(quiet=0.05, timeout=20)
+        moves += 1
+        assert moves < 800, "the walk does not end"
+    return moves
