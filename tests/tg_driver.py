@@ -103,7 +103,7 @@ async def walk_on_telegram(
         move = applicant.next_move(app.answers, app.cursor)
         before = len(api.sent_to(user_id))
         await send_move(api, user_id, move)
-        await api.wait_for(lambda: len(api.sent_to(user_id)) > before, timeout=20)
+        await api.wait_for(lambda n=before: len(api.sent_to(user_id)) > n, timeout=20)
         await api.settle(quiet=0.05, timeout=20)
         moves += 1
         assert moves < 800, "the walk does not end"
