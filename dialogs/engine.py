@@ -264,11 +264,9 @@ class Walker:
         joined = "\n".join(p for p in parts if p)
         limit = target.max_chars or 20000
         if len(joined) > limit:
+            err = InvalidAnswer("validation.too_long", max=limit, length=len(joined))
             self.step.screens.append(
-                Screen(
-                    self.loc.t("validation.too_long", max=limit, length=len(joined)),
-                    expects_text=True,
-                )
+                Screen(error_message(target, err, locale=self.loc), expects_text=True)
             )
             return self.step
         self.cur["buf"] = parts
