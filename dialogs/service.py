@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from dialogs.engine import Screen, Step, Walker
+from dialogs.engine import DEFAULT_MAX_MB, Screen, Step, Walker
 from dialogs.i18n import Locale
 from dialogs.loader import ProgramRegistry
 from dialogs.schema import Program
@@ -465,7 +465,7 @@ class Conversation:
         params = {}
         if target is not None:
             params = {
-                "max_mb": target.max_size_mb or 10,
+                "max_mb": target.max_size_mb or DEFAULT_MAX_MB.get(target.type, 20),
                 "max": target.max_files or "",
                 "accept": "、".join(target.accept or []),
             }
