@@ -226,7 +226,9 @@ class Conversation:
                 continue
             walker = self._walker(app, ctx.now)
             visible = walker.visible()
-            done = sum(1 for q in visible if not walker._question_problems(0, q))
+            done = sum(
+                1 for q in visible if q.id in app.answers and not walker._question_problems(0, q)
+            )
             local = app.updated_at.astimezone(self.zone).strftime("%Y-%m-%d %H:%M")
             if app.status == ApplicationStatus.DRAFT.value:
                 lines.append(
