@@ -358,9 +358,10 @@ class Conversation:
         app = await self._active(ctx)
         if app is None:
             out = self._menu(t("engine.stale_menu"))
-        else:
-            walker = self._walker(app, ctx.now)
-            out = Outcome(replies=self._replies(walker.screens(), app))
+            out.toast = t("engine.stale_menu")  # there is no current question to show
+            return out
+        walker = self._walker(app, ctx.now)
+        out = Outcome(replies=self._replies(walker.screens(), app))
         out.toast = t("engine.stale")
         return out
 
