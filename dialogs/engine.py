@@ -183,6 +183,16 @@ class Walker:
             return
         self._goto(self._neighbour(q.id, +1))
 
+    def _drop_new_empty_row(self) -> None:
+        """Forget a row that was just added and is left before anything was put in it."""
+        q = self._question()
+        if q.type is not QType.GROUP or not self._in_row() or not self.cur.get("new"):
+            return
+        row = int(self.cur["row"])
+        rows = self._rows()
+        if row < len(rows) and not any(v is not None for v in rows[row].values()):
+            del rows[row]
+
     def back(self) -> None:
         q = self._question()
         if q.type is QType.GROUP and self._in_row():
@@ -192,14 +202,7 @@ class Walker:
                 self.cur["f"] = ids[i - 1]
                 self.step.changed = True
                 return
-            row = int(self.cur["row"])
-            rows = self._rows()
-            if (
-                self.cur.get("new")
-                and row < len(rows)
-                and not any(v is not None for v in rows[row].values())
-            ):
-                del rows[row]
+            self._drop_new_empty_row()
             self._move(mode="ask", q=q.id, edit=self.cur.get("edit"))
             return
         self.cur.pop("buf", None)
@@ -540,6 +543,7 @@ class Walker:
     def _btn_preview(self, _arg: int) -> bool:
         if self.mode != "ask":
             return False
+        self._drop_new_empty_row()
         self._move(mode="preview")
         return True
 
