@@ -1,0 +1,7 @@
+"""Telegram transport for the dialog engine (aiogram 3).
+
+This package only translates: Telegram updates become transport-neutral
+events (:mod:`dialogs.ui`), the engine's replies become messages with inline
+keyboards.  No dialog logic lives here, so the same engine can serve other
+channels.
+"""

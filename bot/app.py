@@ -1,0 +1,208 @@
+"""Assembling and running the Telegram bot.
+
+Polling handles updates one after another (``handle_as_tasks=False``): aiogram
+then confirms an update to Telegram only after its handler finished, i.e.
+after the engine committed the answer.  A crash (even SIGKILL) therefore never
+loses an answer: Telegram delivers the unconfirmed update again and the
+engine recognises it by its update key.  Running updates as tasks would
+confirm them before they are handled.  The traffic of a declaration bot is
+small, so the lost parallelism does not matter; the per-user lock still
+orders updates where they do run in parallel (webhook requests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from contextlib import suppress
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import BotCommand
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
+
+from bot.delivery import Converses
+from bot.middlewares import ConversationContext, RetryAfterOnce, SerialPerUser
+from bot.routers import get_routers
+from bot.routers.commands import COMMANDS
+from dialogs.i18n import Locale, available_languages
+from studiobot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+_SERIAL_KEY = "serial_per_user"
+
+
+def create_bot(settings: Settings) -> Bot:
+    """A bot talking to ``settings.telegram_api_url`` (Telegram, a local Bot API server, a fake)."""
+    if settings.bot_token is None:
+        raise ValueError("STUDIOBOT_BOT_TOKEN is not set")
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    session.middleware(RetryAfterOnce())
+    # No default parse mode: texts are plain and may quote what users typed.
+    return Bot(
+        token=settings.bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=None),
+    )
+
+
+def create_dispatcher(settings: Settings, conversation: Converses) -> Dispatcher:
+    """A dispatcher with the routers and middlewares, serving ``conversation``.
+
+    FSM is disabled: all dialog state lives in the database, owned by the engine.
+    """
+    serial = SerialPerUser()
+    dispatcher = Dispatcher(disable_fsm=True, texts=Locale(settings.locale), settings=settings)
+    dispatcher[_SERIAL_KEY] = serial
+    dispatcher.update.outer_middleware(serial)
+    dispatcher.update.outer_middleware(ConversationContext(conversation))
+    dispatcher.include_routers(*get_routers(settings))
+    return dispatcher
+
+
+async def drain(dispatcher: Dispatcher, grace: float = 30) -> None:
+    """Let updates still being handled finish (after polling stopped or the server closed)."""
+    serial = dispatcher.get(_SERIAL_KEY)
+    if isinstance(serial, SerialPerUser):
+        await serial.drain(grace)
+
+
+def bot_commands(locale: Locale) -> list[BotCommand]:
+    """The command menu in one language."""
+    return [
+        BotCommand(command=name, description=locale.t(f"bot.commands.{name}")) for name in COMMANDS
+    ]
+
+
+async def set_commands(bot: Bot, settings: Settings) -> None:
+    """The command menu: the configured language by default, each other language by its code."""
+    await bot.set_my_commands(bot_commands(Locale(settings.locale)))
+    for lang in available_languages():
+        # Telegram uses two-letter codes: zh-CN serves every "zh" client.
+        await bot.set_my_commands(bot_commands(Locale(lang)), language_code=lang.split("-")[0])
+
+
+async def poll(
+    dispatcher: Dispatcher, bot: Bot, settings: Settings, *, handle_signals: bool = True
+) -> None:
+    """Long-poll until stopped (a signal or ``dispatcher.stop_polling()``), then let the
+    update in hand finish.  Sequential on purpose, see the module docstring.
+
+    The bot session stays open: its owner closes it.
+    """
+    await dispatcher.start_polling(
+        bot,
+        polling_timeout=settings.polling_timeout,
+        handle_as_tasks=False,
+        allowed_updates=dispatcher.resolve_used_update_types(),
+        handle_signals=handle_signals,
+        close_bot_session=False,
+    )
+    await drain(dispatcher)
+
+
+async def run_polling(settings: Settings) -> None:
+    """Serve by long polling until SIGINT/SIGTERM; see the module docstring for why sequential."""
+    from studiobot.app import build_conversation
+
+    bot = create_bot(settings)
+    try:
+        conversation, engine = await build_conversation(settings)
+        try:
+            dispatcher = create_dispatcher(settings, conversation)
+            await bot.delete_webhook(drop_pending_updates=False)
+            await set_commands(bot, settings)
+            await poll(dispatcher, bot, settings)
+        finally:
+            await engine.dispose()
+    finally:
+        await bot.session.close()
+
+
+def webhook_target(settings: Settings) -> str:
+    """The public URL Telegram posts to: ``webhook_url``, with ``webhook_path`` appended
+    unless it already ends with it."""
+    if not settings.webhook_url:
+        raise ValueError("STUDIOBOT_WEBHOOK_URL is not set")
+    url = settings.webhook_url.rstrip("/")
+    return url if url.endswith(settings.webhook_path) else url + settings.webhook_path
+
+
+def create_webhook_app(settings: Settings, bot: Bot, dispatcher: Dispatcher) -> web.Application:
+    """An aiohttp app receiving updates at ``webhook_path``.
+
+    A secret is required: without it anyone who finds the URL could post
+    updates in any user's name.  Updates are handled before the response
+    (not in background), so Telegram retries an update whose handling failed.
+    """
+    if settings.webhook_secret is None:
+        raise ValueError("STUDIOBOT_WEBHOOK_SECRET is required in webhook mode")
+    app = web.Application()
+    SimpleRequestHandler(
+        dispatcher=dispatcher,
+        bot=bot,
+        handle_in_background=False,
+        secret_token=settings.webhook_secret.get_secret_value(),
+    ).register(app, path=settings.webhook_path)
+    setup_application(app, dispatcher, bot=bot)
+    return app
+
+
+async def _until_stopped() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        with suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in signals:
+            with suppress(NotImplementedError):
+                loop.remove_signal_handler(sig)
+
+
+async def run_webhook(settings: Settings) -> None:
+    """Serve a webhook on ``webhook_host:webhook_port`` until SIGINT/SIGTERM.
+
+    The webhook stays registered on exit, so Telegram keeps updates queued
+    while the bot is down.
+    """
+    from studiobot.app import build_conversation
+
+    url = webhook_target(settings)
+    bot = create_bot(settings)
+    try:
+        conversation, engine = await build_conversation(settings)
+        try:
+            dispatcher = create_dispatcher(settings, conversation)
+            app = create_webhook_app(settings, bot, dispatcher)
+            runner = web.AppRunner(app)
+            await runner.setup()
+            try:
+                await web.TCPSite(runner, settings.webhook_host, settings.webhook_port).start()
+                await set_commands(bot, settings)
+                await bot.set_webhook(
+                    url,
+                    secret_token=settings.webhook_secret.get_secret_value()
+                    if settings.webhook_secret
+                    else None,
+                    allowed_updates=dispatcher.resolve_used_update_types(),
+                )
+                logger.info(
+                    "webhook %s served on %s:%s", url, settings.webhook_host, settings.webhook_port
+                )
+                await _until_stopped()
+            finally:
+                await runner.cleanup()
+                await drain(dispatcher)
+        finally:
+            await engine.dispose()
+    finally:
+        await bot.session.close()

@@ -1,0 +1,54 @@
+"""Slash commands.
+
+Every command goes to the engine, which owns the menu and the help text
+(unknown ones included, so the user gets its "unknown command" answer rather
+than having ``/foo`` taken as an answer to the current question).
+"""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+
+from bot.delivery import Converses, ask, send_replies
+from dialogs.ui import CommandIn
+
+# The commands advertised in the Telegram menu, in menu order.
+COMMANDS = ("start", "apply", "status", "help", "cancel")
+
+
+def commands_router() -> Router:
+    router = Router(name="commands")
+    router.message.filter(F.chat.type == ChatType.PRIVATE)
+    router.message.register(on_command, Command(*COMMANDS, ignore_case=True))
+    router.message.register(on_unknown_command, F.text.regexp(r"^/[A-Za-z0-9_]+(@\w+)?(\s|$)"))
+    return router
+
+
+async def on_command(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    conversation: Converses,
+    update_key: tuple[str, int] | None,
+) -> None:
+    if message.from_user is None:
+        return
+    event = CommandIn(name=command.command.lower())
+    outcome = await ask(conversation, message.from_user, event, update_key)
+    await send_replies(bot, message.chat.id, outcome.replies)
+
+
+async def on_unknown_command(
+    message: Message,
+    bot: Bot,
+    conversation: Converses,
+    update_key: tuple[str, int] | None,
+) -> None:
+    if message.from_user is None or message.text is None:
+        return
+    name = message.text[1:].split(maxsplit=1)[0].split("@", 1)[0].lower()
+    outcome = await ask(conversation, message.from_user, CommandIn(name=name), update_key)
+    await send_replies(bot, message.chat.id, outcome.replies)

@@ -1,0 +1,29 @@
+"""Typed messages: the answer to the current question (or a request for the menu)."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType, ContentType
+from aiogram.types import Message
+
+from bot.delivery import Converses, ask, send_replies
+from dialogs.ui import TextIn
+
+
+def text_router() -> Router:
+    router = Router(name="text")
+    router.message.filter(F.chat.type == ChatType.PRIVATE)
+    router.message.register(on_text, F.content_type == ContentType.TEXT)
+    return router
+
+
+async def on_text(
+    message: Message,
+    bot: Bot,
+    conversation: Converses,
+    update_key: tuple[str, int] | None,
+) -> None:
+    if message.from_user is None or message.text is None:
+        return
+    outcome = await ask(conversation, message.from_user, TextIn(text=message.text), update_key)
+    await send_replies(bot, message.chat.id, outcome.replies)
