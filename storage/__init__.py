@@ -1,0 +1,1 @@
+"""Persistence of studiobot: models, engines, data access, migrations and the file store."""

@@ -1,0 +1,69 @@
+"""Engines and session factories.
+
+SQLite is the embedded default and needs care: with plain ``BEGIN`` two
+writers both start as readers and one of them later fails with "database is
+locked".  So every connection runs in WAL mode with a busy timeout, and every
+transaction starts with ``BEGIN IMMEDIATE``, taking the write lock up front
+and waiting for it instead of failing.  PostgreSQL (asyncpg) needs none of it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+SessionFactory = async_sessionmaker[AsyncSession]
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def is_sqlite(url: str) -> bool:
+    """Whether a database URL names a SQLite database."""
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    database = make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    """An async engine; SQLite gets WAL, a busy timeout and ``BEGIN IMMEDIATE``."""
+    if not is_sqlite(url):
+        return create_async_engine(url, echo=echo, pool_pre_ping=True)
+    _ensure_sqlite_dir(url)
+    engine = create_async_engine(
+        url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def session_factory(engine: AsyncEngine) -> SessionFactory:
+    """Sessions whose objects stay readable after commit (no lazy reloads in async code)."""
+    return async_sessionmaker(engine, expire_on_commit=False)

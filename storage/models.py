@@ -1,0 +1,148 @@
+"""Tables of studiobot.
+
+Dialog state lives here, not in process memory: an application row holds the
+answers, the cursor of the conversation and a revision counter that makes
+buttons of old messages recognisable.  The review chain and reminders of later
+work hang off ``Application`` (status, ``review_level``) and ``User``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+# Deterministic constraint names: Alembic can only alter or drop a constraint it
+# can name, and SQLite batch migrations recreate tables from these names.  Set
+# before any table is declared, since names are fixed at declaration.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(
+        self, value: dt.datetime | None, dialect: sa.Dialect
+    ) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; pass an aware one")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: sa.Dialect
+    ) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def _json() -> sa.types.TypeEngine[Any]:
+    """JSON that is JSONB on PostgreSQL and JSON text elsewhere."""
+    return sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+class ApplicationStatus(StrEnum):
+    """Where a declaration stands."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    IN_REVIEW = "in_review"
+    RETURNED = "returned"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class User(SQLModel, table=True):
+    """A person talking to the bot, on one channel (telegram, terminal)."""
+
+    __tablename__ = "users"
+    __table_args__ = (sa.UniqueConstraint("channel", "external_id", name="uq_users_channel_ext"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    external_id: str = Field(max_length=64)
+    display_name: str = Field(default="", max_length=255)
+    locale: str = Field(default="zh-CN", max_length=8)
+    active_application_id: int | None = Field(default=None)
+    created_at: dt.datetime = Field(sa_type=UTCDateTime())
+    updated_at: dt.datetime = Field(sa_type=UTCDateTime())
+
+
+class Application(SQLModel, table=True):
+    """One declaration of one user for one program: answers plus dialog cursor."""
+
+    __tablename__ = "applications"
+    __table_args__ = (
+        sa.Index("ix_applications_user_program", "user_id", "program_id"),
+        sa.Index("ix_applications_status", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id")
+    program_id: str = Field(max_length=32)
+    program_version: int = 1
+    status: str = Field(default=ApplicationStatus.DRAFT.value, max_length=16)
+    answers: dict[str, Any] = Field(default_factory=dict, sa_type=_json())
+    cursor: dict[str, Any] = Field(default_factory=dict, sa_type=_json())
+    revision: int = 0
+    review_level: int = 0
+    created_at: dt.datetime = Field(sa_type=UTCDateTime())
+    updated_at: dt.datetime = Field(sa_type=UTCDateTime())
+    submitted_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime())
+
+
+class AnswerEvent(SQLModel, table=True):
+    """Append-only history of accepted answers: an overwritten answer is never gone."""
+
+    __tablename__ = "answer_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int = Field(foreign_key="applications.id", index=True)
+    path: str = Field(max_length=128)
+    value: Any = Field(default=None, sa_type=_json())
+    created_at: dt.datetime = Field(sa_type=UTCDateTime())
+
+
+class Attachment(SQLModel, table=True):
+    """A photo or file uploaded for a question; the bytes live in the file store."""
+
+    __tablename__ = "attachments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int = Field(foreign_key="applications.id", index=True)
+    question_id: str = Field(max_length=64)
+    kind: str = Field(max_length=16)
+    file_name: str = Field(default="", max_length=255)
+    mime_type: str = Field(default="", max_length=128)
+    size: int = 0
+    sha256: str = Field(max_length=64)
+    storage_path: str = Field(max_length=512)
+    source_ref: str = Field(default="", max_length=255)
+    created_at: dt.datetime = Field(sa_type=UTCDateTime())
+
+
+class ProcessedUpdate(SQLModel, table=True):
+    """Transport updates already handled, so a redelivered update is ignored."""
+
+    __tablename__ = "processed_updates"
+
+    source: str = Field(primary_key=True, max_length=32)
+    update_id: int = Field(primary_key=True, sa_type=sa.BigInteger())
+    processed_at: dt.datetime = Field(sa_type=UTCDateTime())

@@ -1,0 +1,205 @@
+"""Data access: keyword-only functions that take a session and return models.
+
+None of them commits: the caller owns the transaction, so that an answer, its
+history row and the processed-update marker land together or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
+from sqlmodel import col, select
+
+from storage.models import (
+    AnswerEvent,
+    Application,
+    ApplicationStatus,
+    Attachment,
+    ProcessedUpdate,
+    User,
+)
+
+
+async def get_or_create_user(
+    session: AsyncSession, *, channel: str, external_id: str, display_name: str, now: dt.datetime
+) -> User:
+    """The user for a channel identity, created on first contact."""
+    result = await session.execute(
+        select(User).where(User.channel == channel, User.external_id == external_id)
+    )
+    user = result.scalar_one_or_none()
+    if user is None:
+        user = User(
+            channel=channel,
+            external_id=external_id,
+            display_name=display_name[:255],
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(user)
+        await session.flush()
+    elif display_name and user.display_name != display_name[:255]:
+        user.display_name = display_name[:255]
+        user.updated_at = now
+    return user
+
+
+async def get_application(
+    session: AsyncSession, *, application_id: int, for_update: bool = False
+) -> Application | None:
+    """One application by id; ``for_update`` locks its row on PostgreSQL."""
+    stmt = select(Application).where(Application.id == application_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    result = await session.execute(stmt)
+    return result.scalar_one_or_none()
+
+
+async def find_open_application(
+    session: AsyncSession, *, user_id: int, program_id: str
+) -> Application | None:
+    """The user's latest application for a program (draft or further along)."""
+    result = await session.execute(
+        select(Application)
+        .where(Application.user_id == user_id, Application.program_id == program_id)
+        .order_by(col(Application.id).desc())
+        .limit(1)
+    )
+    return result.scalar_one_or_none()
+
+
+async def list_applications(session: AsyncSession, *, user_id: int) -> list[Application]:
+    """All applications of a user, most recently touched first."""
+    result = await session.execute(
+        select(Application)
+        .where(Application.user_id == user_id)
+        .order_by(col(Application.updated_at).desc(), col(Application.id).desc())
+    )
+    return list(result.scalars().all())
+
+
+async def create_application(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    program_id: str,
+    program_version: int,
+    cursor: dict[str, Any],
+    now: dt.datetime,
+) -> Application:
+    """A new draft, positioned at ``cursor``."""
+    app = Application(
+        user_id=user_id,
+        program_id=program_id,
+        program_version=program_version,
+        status=ApplicationStatus.DRAFT.value,
+        answers={},
+        cursor=cursor,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(app)
+    await session.flush()
+    return app
+
+
+def touch_application(
+    app: Application, *, answers: dict[str, Any], cursor: dict[str, Any], now: dt.datetime
+) -> Application:
+    """Replace answers and cursor and bump the revision (stale buttons compare it).
+
+    JSON columns are not change-tracked in depth: a dict mutated in place and
+    assigned back compares equal to the "old" value and would silently not be
+    written.  Flagging both columns makes the UPDATE unconditional.
+    """
+    app.answers = answers
+    app.cursor = cursor
+    flag_modified(app, "answers")
+    flag_modified(app, "cursor")
+    app.revision += 1
+    app.updated_at = now
+    return app
+
+
+async def record_answer(
+    session: AsyncSession, *, application_id: int, path: str, value: Any, now: dt.datetime
+) -> AnswerEvent:
+    """Append one accepted answer to the history."""
+    event = AnswerEvent(application_id=application_id, path=path, value=value, created_at=now)
+    session.add(event)
+    return event
+
+
+async def answer_history(session: AsyncSession, *, application_id: int) -> list[AnswerEvent]:
+    """Every accepted answer of an application, oldest first."""
+    result = await session.execute(
+        select(AnswerEvent)
+        .where(AnswerEvent.application_id == application_id)
+        .order_by(col(AnswerEvent.id))
+    )
+    return list(result.scalars().all())
+
+
+async def add_attachment(
+    session: AsyncSession,
+    *,
+    application_id: int,
+    question_id: str,
+    kind: str,
+    file_name: str,
+    mime_type: str,
+    size: int,
+    sha256: str,
+    storage_path: str,
+    source_ref: str,
+    now: dt.datetime,
+) -> Attachment:
+    """Record an uploaded file whose bytes are already in the file store."""
+    att = Attachment(
+        application_id=application_id,
+        question_id=question_id,
+        kind=kind,
+        file_name=file_name[:255],
+        mime_type=mime_type[:128],
+        size=size,
+        sha256=sha256,
+        storage_path=storage_path,
+        source_ref=source_ref[:255],
+        created_at=now,
+    )
+    session.add(att)
+    await session.flush()
+    return att
+
+
+async def get_attachments(session: AsyncSession, *, ids: list[int]) -> list[Attachment]:
+    """Attachments by id, in the order asked."""
+    if not ids:
+        return []
+    result = await session.execute(select(Attachment).where(col(Attachment.id).in_(ids)))
+    found = {a.id: a for a in result.scalars().all()}
+    return [found[i] for i in ids if i in found]
+
+
+async def mark_update(
+    session: AsyncSession, *, source: str, update_id: int, now: dt.datetime
+) -> bool:
+    """Mark a transport update as handled; False if it already was."""
+    dialect = session.get_bind().dialect.name
+    values = {"source": source, "update_id": update_id, "processed_at": now}
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(ProcessedUpdate).values(**values).on_conflict_do_nothing()
+    result = await session.execute(stmt)
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def count_applications(session: AsyncSession) -> int:
+    """How many applications are stored (used by benchmarks and status)."""
+    result = await session.execute(select(func.count()).select_from(Application))
+    return int(result.scalar_one())
