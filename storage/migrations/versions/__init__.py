@@ -1,0 +1,1 @@
+"""Schema revisions, one module each; a package so that they ship with the wheel."""
