@@ -1,0 +1,511 @@
+"""Storage: migrations, data access round trips, concurrent writers, file store.
+
+Database tests run on every backend ``database_url`` is parametrised with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import io
+import os
+import sys
+import zipfile
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from alembic import command
+from sqlalchemy import inspect
+from sqlalchemy.exc import StatementError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage import repo
+from storage.db import SessionFactory, create_engine
+from storage.files import FileStore, sniff_mime
+from storage.migrate import alembic_config, current_revision, head_revision, upgrade_to_head
+
+TABLES = {"users", "applications", "answer_events", "attachments", "processed_updates"}
+T0 = dt.datetime(2025, 3, 1, 8, 30, 15, 123456, tzinfo=dt.UTC)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def at(minutes: int) -> dt.datetime:
+    return T0 + dt.timedelta(minutes=minutes)
+
+
+async def table_names(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+    finally:
+        await engine.dispose()
+
+
+async def new_user(sessions: SessionFactory, external_id: str = "1001") -> int:
+    async with sessions.begin() as s:
+        user = await repo.get_or_create_user(
+            s, channel="telegram", external_id=external_id, display_name="张三", now=T0
+        )
+        assert user.id is not None
+        return user.id
+
+
+async def new_application(
+    sessions: SessionFactory, user_id: int, *, now: dt.datetime = T0, program_id: str = "p1"
+) -> int:
+    async with sessions.begin() as s:
+        app = await repo.create_application(
+            s,
+            user_id=user_id,
+            program_id=program_id,
+            program_version=1,
+            cursor={"step": "start"},
+            now=now,
+        )
+        assert app.id is not None
+        return app.id
+
+
+# --------------------------------------------------------------------------- migrations
+
+
+async def test_upgrade_creates_all_tables(database_url: str) -> None:
+    assert await current_revision(database_url) is None
+    await upgrade_to_head(database_url)
+    names = await table_names(database_url)
+    assert names >= TABLES | {"alembic_version"}
+    assert await current_revision(database_url) == head_revision()
+
+
+async def test_upgrade_twice_is_a_no_op(database_url: str) -> None:
+    await upgrade_to_head(database_url)
+    await upgrade_to_head(database_url)
+    assert await current_revision(database_url) == head_revision() is not None
+
+
+async def run_python(code: str, *args: str) -> str:
+    """Run ``code`` in a new interpreter (another process, as a second bot would be)."""
+    pythonpath = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        code,
+        *args,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(pythonpath)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    return out.decode().strip()
+
+
+async def test_concurrent_upgrades_in_one_process(database_url: str) -> None:
+    await asyncio.gather(*(upgrade_to_head(database_url) for _ in range(3)))
+    assert await current_revision(database_url) == head_revision()
+
+
+async def test_concurrent_upgrades_from_several_processes(database_url: str) -> None:
+    """Several bots starting at once on a new database must not trip over each other."""
+    code = (
+        "import asyncio, sys; from storage.migrate import upgrade_to_head; "
+        "asyncio.run(upgrade_to_head(sys.argv[1])); print('ok')"
+    )
+    outputs = await asyncio.gather(*(run_python(code, database_url) for _ in range(3)))
+    assert outputs == ["ok"] * 3
+    assert await current_revision(database_url) == head_revision()
+
+
+async def test_another_process_sees_head(database_url: str) -> None:
+    await upgrade_to_head(database_url)
+    code = (
+        "import asyncio, sys; from storage.migrate import current_revision; "
+        "print(asyncio.run(current_revision(sys.argv[1])))"
+    )
+    assert await run_python(code, database_url) == head_revision()
+
+
+async def test_downgrade_to_base_and_back(database_url: str) -> None:
+    """The hand-reviewed downgrade really removes what upgrade created."""
+    await upgrade_to_head(database_url)
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+
+            def downgrade(sync_conn: Any) -> None:
+                config = alembic_config(database_url)
+                config.attributes["connection"] = sync_conn
+                command.downgrade(config, "base")
+
+            await conn.run_sync(downgrade)
+    finally:
+        await engine.dispose()
+    assert await table_names(database_url) & TABLES == set()
+    assert await current_revision(database_url) is None
+    await upgrade_to_head(database_url)
+    assert await table_names(database_url) >= TABLES
+
+
+# --------------------------------------------------------------------------- repo
+
+
+async def test_get_or_create_user_is_idempotent(sessions: SessionFactory) -> None:
+    async with sessions.begin() as s:
+        first = await repo.get_or_create_user(
+            s, channel="telegram", external_id="42", display_name="王五", now=T0
+        )
+    async with sessions.begin() as s:
+        again = await repo.get_or_create_user(
+            s, channel="telegram", external_id="42", display_name="王五(工会)", now=at(1)
+        )
+        other = await repo.get_or_create_user(
+            s, channel="terminal", external_id="42", display_name="", now=at(1)
+        )
+    assert again.id == first.id
+    assert other.id != first.id
+    assert again.display_name == "王五(工会)"
+    assert again.updated_at == at(1)
+    assert again.created_at == T0
+
+
+async def test_application_round_trip_and_revision(sessions: SessionFactory) -> None:
+    user_id = await new_user(sessions)
+    app_id = await new_application(sessions, user_id)
+    async with sessions.begin() as s:
+        app = await repo.get_application(s, application_id=app_id)
+        assert app is not None
+        assert (app.status, app.revision, app.answers, app.cursor) == (
+            "draft",
+            0,
+            {},
+            {"step": "start"},
+        )
+        repo.touch_application(app, answers={"a": 1}, cursor={"step": "a"}, now=at(1))
+    async with sessions.begin() as s:
+        app = await repo.get_application(s, application_id=app_id)
+        assert app is not None
+        assert (app.revision, app.answers, app.cursor, app.updated_at) == (
+            1,
+            {"a": 1},
+            {"step": "a"},
+            at(1),
+        )
+        # A dict changed in place and handed back must still be written.
+        app.answers["b"] = [1, 2]
+        app.cursor["step"] = "b"
+        repo.touch_application(app, answers=app.answers, cursor=app.cursor, now=at(2))
+    async with sessions() as s:
+        app = await repo.get_application(s, application_id=app_id)
+        assert app is not None
+        assert (app.revision, app.answers, app.cursor) == (2, {"a": 1, "b": [1, 2]}, {"step": "b"})
+        assert await repo.count_applications(s) == 1
+        found = await repo.find_open_application(s, user_id=user_id, program_id="p1")
+        assert found is not None
+        assert found.id == app_id
+        assert await repo.find_open_application(s, user_id=user_id, program_id="nope") is None
+
+
+async def test_answers_json_round_trips_exactly(sessions: SessionFactory) -> None:
+    answers: dict[str, Any] = {
+        "studio_name": "李明劳模创新工作室",
+        "leader": {
+            "name": "李明",
+            "title": "高级技师",
+            "honours": ["全国劳动模范", "五一劳动奖章"],
+        },
+        "funding_wan_yuan": str(Decimal("1234.50")),
+        "tiny": str(Decimal("0.000001")),
+        "members": [["王芳", "工程师", ["焊接", "数控"]], ["赵磊", "技师", []]],
+        "flags": [True, False, None],
+        "count": 12,
+        "ratio": 0.25,
+        "quote": '引号"与\\反斜杠\n换行',
+        "emoji": "🏭✓",
+        "empty": {},
+    }
+    user_id = await new_user(sessions)
+    app_id = await new_application(sessions, user_id)
+    async with sessions.begin() as s:
+        app = await repo.get_application(s, application_id=app_id)
+        assert app is not None
+        repo.touch_application(app, answers=answers, cursor={"path": ["a", 0]}, now=at(1))
+        await repo.record_answer(
+            s, application_id=app_id, path="members", value=answers["members"], now=at(1)
+        )
+        await repo.record_answer(s, application_id=app_id, path="gone", value=None, now=at(2))
+    async with sessions() as s:
+        app = await repo.get_application(s, application_id=app_id)
+        assert app is not None
+        assert app.answers == answers
+        assert Decimal(app.answers["funding_wan_yuan"]) == Decimal("1234.50")
+        assert app.answers["funding_wan_yuan"] == "1234.50"
+        # Key order is NOT part of the contract: JSONB on PostgreSQL reorders keys.
+        history = await repo.answer_history(s, application_id=app_id)
+        assert [(e.path, e.value) for e in history] == [
+            ("members", answers["members"]),
+            ("gone", None),
+        ]
+
+
+async def test_datetimes_come_back_aware_utc(sessions: SessionFactory) -> None:
+    beijing = dt.datetime(2025, 3, 1, 16, 30, 15, 123456, tzinfo=ZoneInfo("Asia/Shanghai"))
+    user_id = await new_user(sessions)
+    app_id = await new_application(sessions, user_id, now=beijing)
+    async with sessions() as s:
+        app = await repo.get_application(s, application_id=app_id)
+        assert app is not None
+        assert app.created_at == T0
+        assert app.created_at.utcoffset() == dt.timedelta(0)
+        assert app.created_at.replace(tzinfo=None) == T0.replace(tzinfo=None)
+        assert app.submitted_at is None
+
+
+async def test_naive_datetime_is_refused(sessions: SessionFactory) -> None:
+    with pytest.raises((ValueError, StatementError), match="naive"):
+        async with sessions.begin() as s:
+            await repo.get_or_create_user(
+                s, channel="telegram", external_id="x", display_name="", now=dt.datetime(2025, 1, 1)
+            )
+
+
+async def test_list_applications_most_recent_first(sessions: SessionFactory) -> None:
+    user_id = await new_user(sessions)
+    other_user = await new_user(sessions, external_id="2002")
+    a = await new_application(sessions, user_id, now=at(0), program_id="p1")
+    b = await new_application(sessions, user_id, now=at(1), program_id="p2")
+    c = await new_application(sessions, user_id, now=at(1), program_id="p3")
+    await new_application(sessions, other_user, now=at(9))
+    async with sessions.begin() as s:
+        app = await repo.get_application(s, application_id=a)
+        assert app is not None
+        repo.touch_application(app, answers={}, cursor={}, now=at(5))
+    async with sessions() as s:
+        listed = await repo.list_applications(s, user_id=user_id)
+    # a was touched last; b and c tie on updated_at, so the newer id comes first.
+    assert [x.id for x in listed] == [a, c, b]
+
+
+async def test_attachments_in_the_order_asked(sessions: SessionFactory) -> None:
+    user_id = await new_user(sessions)
+    app_id = await new_application(sessions, user_id)
+    ids: list[int] = []
+    async with sessions.begin() as s:
+        for n in range(3):
+            att = await repo.add_attachment(
+                s,
+                application_id=app_id,
+                question_id="photos",
+                kind="photo",
+                file_name=f"照片{n}.jpg",
+                mime_type="image/jpeg",
+                size=100 + n,
+                sha256=f"{n:064x}",
+                storage_path=f"00/{n:064x}.jpg",
+                source_ref=f"tg-file-{n}",
+                now=at(n),
+            )
+            assert att.id is not None
+            ids.append(att.id)
+    async with sessions() as s:
+        got = await repo.get_attachments(s, ids=[ids[2], ids[0], 999_999, ids[1]])
+        assert [g.id for g in got] == [ids[2], ids[0], ids[1]]
+        assert got[0].file_name == "照片2.jpg"
+        assert got[0].created_at == at(2)
+        assert await repo.get_attachments(s, ids=[]) == []
+
+
+async def test_mark_update_once_per_source(sessions: SessionFactory) -> None:
+    big = 2**40  # Telegram update ids outgrow 32 bits
+    async with sessions.begin() as s:
+        assert await repo.mark_update(s, source="telegram", update_id=big, now=T0) is True
+        assert await repo.mark_update(s, source="telegram", update_id=big, now=T0) is False
+    async with sessions.begin() as s:
+        assert await repo.mark_update(s, source="telegram", update_id=big, now=at(1)) is False
+        assert await repo.mark_update(s, source="terminal", update_id=big, now=at(1)) is True
+        assert await repo.mark_update(s, source="telegram", update_id=big + 1, now=at(1)) is True
+
+
+async def test_mark_update_rolled_back_with_its_transaction(sessions: SessionFactory) -> None:
+    """A handler that fails must leave its update unmarked, so a retry is processed."""
+
+    class Boom(Exception):
+        pass
+
+    async def failing_handler() -> None:
+        async with sessions.begin() as s:
+            assert await repo.mark_update(s, source="telegram", update_id=7, now=T0)
+            raise Boom
+
+    with pytest.raises(Boom):
+        await failing_handler()
+    async with sessions.begin() as s:
+        assert await repo.mark_update(s, source="telegram", update_id=7, now=T0) is True
+
+
+async def test_concurrent_increments_lose_nothing(
+    sessions: SessionFactory, db_engine: AsyncEngine
+) -> None:
+    """20 writers read-modify-write one row; every increment must survive."""
+    user_id = await new_user(sessions)
+    app_id = await new_application(sessions, user_id)
+    writers = 20
+
+    async def bump(n: int) -> None:
+        async with sessions.begin() as s:
+            app = await repo.get_application(s, application_id=app_id, for_update=True)
+            assert app is not None
+            answers = dict(app.answers)
+            answers["counter"] = int(answers.get("counter", 0)) + 1
+            answers[f"writer_{n}"] = True
+            await asyncio.sleep(0.001)  # let the other writers run in between
+            repo.touch_application(app, answers=answers, cursor=app.cursor, now=at(n))
+
+    await asyncio.gather(*(bump(n) for n in range(writers)))
+    async with sessions() as s:
+        app = await repo.get_application(s, application_id=app_id)
+        assert app is not None
+        assert app.answers["counter"] == writers
+        assert app.revision == writers
+        assert all(app.answers[f"writer_{n}"] for n in range(writers))
+
+
+# --------------------------------------------------------------------------- file store
+
+
+async def test_file_store_saves_by_hash(file_store: FileStore) -> None:
+    data = b"\xff\xd8\xff\xe0 fake jpeg"
+    stored = await file_store.save(data, suffix="JPG")
+    digest = hashlib.sha256(data).hexdigest()
+    assert stored.sha256 == digest
+    assert stored.size == len(data)
+    assert stored.path == f"{digest[:2]}/{digest}.jpg"
+    assert stored.created is True
+    path = file_store.open_path(stored.path)
+    assert path.is_absolute()
+    assert path.read_bytes() == data
+    assert path.is_relative_to(file_store.root.resolve())
+
+
+async def test_file_store_deduplicates(file_store: FileStore) -> None:
+    data = b"%PDF-1.7 same bytes"
+    first = await file_store.save(data, suffix=".pdf")
+    mtime = file_store.open_path(first.path).stat().st_mtime_ns
+    again = await file_store.save(data, suffix=".pdf")
+    assert again.path == first.path
+    assert again.created is False
+    assert file_store.open_path(first.path).stat().st_mtime_ns == mtime
+    many = await asyncio.gather(*(file_store.save(b"racing", suffix=".bin") for _ in range(10)))
+    assert len({m.path for m in many}) == 1
+    files = sorted(p.name for p in file_store.root.rglob("*") if p.is_file())
+    assert len(files) == 2
+    assert not any(name.startswith(".tmp-") for name in files)
+
+
+async def test_file_store_repairs_a_damaged_file(file_store: FileStore) -> None:
+    stored = await file_store.save(b"complete content", suffix=".txt")
+    file_store.open_path(stored.path).write_bytes(b"compl")
+    again = await file_store.save(b"complete content", suffix=".txt")
+    assert again.created is True
+    assert file_store.open_path(stored.path).read_bytes() == b"complete content"
+
+
+async def test_file_store_write_is_atomic(
+    file_store: FileStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure before the final rename leaves neither the file nor a temporary."""
+
+    def failing_replace(src: Any, dst: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(OSError, match="disk full"):
+        await file_store.save(b"never lands", suffix=".bin")
+    monkeypatch.undo()
+    assert [p for p in file_store.root.rglob("*") if p.is_file()] == []
+    stored = await file_store.save(b"never lands", suffix=".bin")
+    assert stored.created is True
+
+
+@pytest.mark.parametrize(
+    ("suffix", "expected"),
+    [
+        ("PDF", ".pdf"),
+        (".Docx", ".docx"),
+        ("", ""),
+        ("../x", ".bin"),
+        (".a/b", ".bin"),
+        (".exe\x00", ".bin"),
+        (".文档", ".bin"),
+        (".toolongsuffix1", ".bin"),
+    ],
+)
+async def test_file_store_sanitises_suffix(
+    file_store: FileStore, suffix: str, expected: str
+) -> None:
+    stored = await file_store.save(b"x", suffix=suffix)
+    assert stored.path == f"{stored.sha256[:2]}/{stored.sha256}{expected}"
+    assert file_store.open_path(stored.path).parent.parent == file_store.root.resolve()
+
+
+def test_file_store_refuses_paths_outside_root(file_store: FileStore) -> None:
+    for rel in ["../secret", "/etc/passwd", "ab/../../x", ""]:
+        with pytest.raises(ValueError, match="outside"):
+            file_store.open_path(rel)
+
+
+def test_file_store_default_root() -> None:
+    assert FileStore().root == Path("data") / "files"
+
+
+def _zip(*names: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        for name in names:
+            archive.writestr(name, "<x/>")
+    return buffer.getvalue()
+
+
+OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", "image/jpeg"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "image/png"),
+        (b"GIF89a\x01\x00\x01\x00", "image/gif"),
+        (b"GIF87a\x01\x00\x01\x00", "image/gif"),
+        (b"RIFF\x24\x00\x00\x00WEBPVP8 ", "image/webp"),
+        (b"RIFF\x24\x00\x00\x00WAVEfmt ", "application/octet-stream"),
+        (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", "application/pdf"),
+        (
+            _zip("word/document.xml"),
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ),
+        (
+            _zip("xl/workbook.xml"),
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+        (
+            _zip("word/document.xml")[:120],
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ),
+        (_zip("readme.txt"), "application/zip"),
+        (OLE + "WordDocument".encode("utf-16-le"), "application/msword"),
+        (OLE + "Workbook".encode("utf-16-le"), "application/vnd.ms-excel"),
+        (OLE + "PowerPoint Document".encode("utf-16-le"), "application/x-ole-storage"),
+        (b"MZ\x90\x00", "application/octet-stream"),
+        ("纯文本".encode(), "application/octet-stream"),
+        (b"", "application/octet-stream"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_sniff_mime(data: bytes, expected: str) -> None:
+    assert sniff_mime(data) == expected
