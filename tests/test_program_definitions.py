@@ -18,7 +18,8 @@ import yaml
 from dialogs.loader import BUILTIN_DIR, DefinitionError, load_program, load_registry
 from dialogs.schema import DateKind, Program, QType
 
-SEEDS_DIR = Path("/work/shared/seeds")
+# The seeds live in shared/, beside the repository (as in CI's checkout).
+SEEDS_DIR = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 
 EXPECTED_IDS = {
     "dalian-worker": ("000_1b70919e2b23162d.txt", "大连市总工会 · 职工创新工作室（岗）"),
