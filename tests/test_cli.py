@@ -1,0 +1,105 @@
+"""The `studiobot` command as a user meets it: run without a token, programs,
+db upgrade, and a scripted terminal chat that resumes after it ended."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def studiobot(
+    *args: str, cwd: Path, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("STUDIOBOT_")}
+    clean["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "studiobot.cli", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env={**clean, **(env or {})},
+        timeout=120,
+        check=False,
+    )
+
+
+def test_run_without_token_says_how_to_set_it(tmp_path: Path) -> None:
+    result = studiobot("run", cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "STUDIOBOT_BOT_TOKEN" in lines[0]
+    assert "export" in lines[0]
+
+
+def test_programs_list_shows_the_five(tmp_path: Path) -> None:
+    result = studiobot("programs", "list", cwd=tmp_path)
+    assert result.returncode == 0
+    for title in (
+        "大连市总工会 · 职工创新工作室（岗）",
+        "中国交建工会联合会 · 劳模（工匠人才）创新工作室",
+    ):
+        assert title in result.stdout
+    assert result.stdout.count("\n") >= 6
+
+
+def test_programs_check_names_file_field_and_code(tmp_path: Path) -> None:
+    good = ROOT / "dialogs" / "programs" / "dalian-worker.yaml"
+    assert studiobot("programs", "check", str(good), cwd=tmp_path).returncode == 0
+    bad = tmp_path / "broken.yaml"
+    bad.write_text(
+        good.read_text(encoding="utf-8")
+        .replace("id: dalian-worker", "id: broken")
+        .replace("type: yesno", "type: yes-or-no", 1),
+        encoding="utf-8",
+    )
+    result = studiobot("programs", "check", str(bad), cwd=tmp_path)
+    assert result.returncode == 1
+    assert str(bad) in result.stderr
+    assert ".type: [E010] unknown question type 'yes-or-no'" in result.stderr
+
+
+def test_a_sixth_program_is_a_file(tmp_path: Path) -> None:
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    source = (ROOT / "dialogs" / "programs" / "dalian-worker.yaml").read_text(encoding="utf-8")
+    (extra / "sixth-studio.yaml").write_text(
+        source.replace("id: dalian-worker", "id: sixth-studio").replace(
+            "union: 大连市总工会", "union: 某某市总工会"
+        ),
+        encoding="utf-8",
+    )
+    result = studiobot("programs", "list", cwd=tmp_path, env={"STUDIOBOT_PROGRAMS_DIR": str(extra)})
+    assert result.returncode == 0
+    assert "某某市总工会 · 职工创新工作室（岗）" in result.stdout
+
+
+def test_db_upgrade_creates_the_database(tmp_path: Path) -> None:
+    result = studiobot("db", "upgrade", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "data" / "studiobot.db").is_file()
+
+
+def test_chat_is_scriptable_and_resumes(tmp_path: Path) -> None:
+    # menu -> apply -> first program (Dalian 000) -> answer two questions, one wrong first.
+    script = "1\n1\n大连港集团有限公司\n2026-13-45\n2026年5月20日\n"
+    first = studiobot("chat", "--user", "leader", cwd=tmp_path, stdin=script)
+    assert first.returncode == 0, first.stderr
+    out = first.stdout
+    assert "第 1/8 题 · 申报单位" in out
+    assert "【申报单位（公章）】" in out
+    assert "例如" in out  # the wrong date got a message with an example
+    assert "第 3/8 题" in out
+    assert "再见" in out
+    # A new run continues at the same question, with the answers kept.
+    second = studiobot("chat", "--user", "leader", cwd=tmp_path, stdin="/status\n")
+    assert second.returncode == 0, second.stderr
+    assert "欢迎回来" in second.stdout
+    assert "第 3/8 题" in second.stdout
+    assert "已完成 2/8 题" in second.stdout
