@@ -54,9 +54,7 @@ def _sum(q: Question, row: dict[str, Any]) -> str | None:
             total += Decimal(str(row.get(ref)))
         except InvalidOperation:
             return None
-    return (
-        str(total.normalize()) if total != total.to_integral() else str(total.quantize(Decimal(1)))
-    )
+    return format(total.normalize(), "f")
 
 
 def row_summary(w: Walker, group: Question, row: dict[str, Any]) -> str:
