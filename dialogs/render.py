@@ -105,14 +105,21 @@ def progress(w: Walker) -> str:
     return text
 
 
+def _back(w: Walker) -> list[Button]:
+    """上一步, unless this is the very first question (where it could only repeat it)."""
+    if w._in_row() or w._neighbour(w._question().id, -1) is not None:
+        return [Button(w.loc.t("engine.btn.back"), Action.BACK)]
+    return []
+
+
 def _nav(w: Walker, target: Question, value: Any) -> list[list[Button]]:
     t = w.loc.t
-    row = [Button(t("engine.btn.back"), Action.BACK)]
+    row = _back(w)
     if not target.required:
         row.append(Button(t("engine.btn.skip"), Action.SKIP))
     if value is not None and target.type not in UPLOAD_TYPES:
         row.append(Button(t("engine.btn.keep"), Action.KEEP))
-    rows = [row]
+    rows = [row] if row else []
     last = [Button(t("engine.btn.save_exit"), Action.SAVE_EXIT)]
     if w.cur.get("edit") is not None:
         last.insert(0, Button(t("engine.btn.preview"), Action.PREVIEW))
@@ -138,9 +145,8 @@ def question(w: Walker) -> Screen:
     if target.help:
         lines.append(target.help)
     hint_params: dict[str, Any] = {
-        "min": target.min_chars or target.min_files or 0,
-        "max": target.max_chars or target.max_files or "",
-        "unit": target.unit or "",
+        "unit": t("engine.unit", unit=target.unit) if target.unit else "",
+        "need": need_phrase(w, target),
     }
     lines.append(t(f"engine.hint.{target.type}", **hint_params))
     buttons: list[list[Button]] = []
@@ -212,10 +218,21 @@ def longtext_progress(w: Walker, target: Question, joined: str) -> Screen:
     return _screen(text, buttons, expects_text=True)
 
 
+def need_phrase(w: Walker, target: Question) -> str:
+    """How many files a question wants: "3–5", "1", "至少 1"."""
+    low = target.min_files or (1 if target.required else 0)
+    high = target.max_files
+    if high is None:
+        return w.loc.t("engine.count.at_least", min=low)
+    if low == high:
+        return w.loc.t("engine.count.exact", n=high)
+    return w.loc.t("engine.count.range", min=low, max=high)
+
+
 def upload_progress(w: Walker, target: Question, count: int) -> Screen:
     t = w.loc.t
     need = target.min_files or (1 if target.required else 0)
-    text = t("engine.upload.received", count=count, min=need, max=target.max_files or "∞")
+    text = t("engine.upload.received", count=count, need=need_phrase(w, target))
     buttons = []
     if count >= need:
         buttons.append(
@@ -253,12 +270,13 @@ def group_menu(w: Walker) -> Screen:
             ]
         )
     need = q.min_rows or (1 if q.required else 0)
-    nav = [Button(t("engine.btn.back"), Action.BACK)]
+    nav = _back(w)
     if len(rows) >= need and rows:
         nav.append(Button(t("engine.btn.done"), Action.DONE))
     if not q.required and not rows:
         nav.append(Button(t("engine.btn.skip"), Action.SKIP))
-    buttons.append(nav)
+    if nav:
+        buttons.append(nav)
     last = [Button(t("engine.btn.save_exit"), Action.SAVE_EXIT)]
     if w.cur.get("edit") is not None:
         last.insert(0, Button(t("engine.btn.preview"), Action.PREVIEW))

@@ -209,7 +209,7 @@ async def test_stale_button_gets_a_polite_answer_and_the_current_question(
     _intro, first = await telegram.wait_for_reply(USER)
     telegram.send_text(USER, "大连某某公司")
     [second] = await telegram.wait_for_reply(USER)
-    telegram.press_button(USER, "上一步", message=first)  # the old question's button
+    telegram.press_button(USER, "保存并退出", message=first)  # the old question's button
     [again] = await telegram.wait_for_reply(USER)
     assert again.text == second.text
     assert telegram.answered_callbacks[-1].text == ZH.t("engine.stale")
