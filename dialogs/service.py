@@ -412,7 +412,9 @@ class Conversation:
         t = self.loc.t
         async with self.sessions.begin() as session:
             ctx = await self._context(session, user)
-            if update_key is not None and not await repo.mark_update(
+            # Only looked at here: the update is marked with the attachment, so a
+            # crash during the download leaves it unhandled and Telegram sends it again.
+            if update_key is not None and await repo.update_seen(
                 session, source=update_key[0], update_id=update_key[1], now=ctx.now
             ):
                 return Outcome(duplicate=True)
@@ -438,6 +440,10 @@ class Conversation:
             mime = event.mime_type
         async with self.sessions.begin() as session:
             ctx = await self._context(session, user)
+            if update_key is not None and not await repo.mark_update(
+                session, source=update_key[0], update_id=update_key[1], now=ctx.now
+            ):
+                return Outcome(duplicate=True)
             app = await self._active(ctx)
             if app is None or app.id != app_id or app.revision != revision:
                 return Outcome(replies=[Reply(text=t("engine.upload.moved_on"))])
@@ -447,7 +453,10 @@ class Conversation:
             if not walker.accepts_mime(mime):
                 return self._upload_refused(walker, app, "engine.upload.wrong_type")
             stored = await self.files.save(data, suffix=_suffix(mime, event.file_name))
-            target, _, _ = walker.target()
+            target, value, _ = walker.target()
+            earlier = await repo.get_attachments(session, ids=list(value or []))
+            if any(a.sha256 == stored.sha256 for a in earlier):
+                return self._upload_refused(walker, app, "engine.upload.duplicate")
             att = await repo.add_attachment(
                 session,
                 application_id=app_id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import delete, func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -187,16 +187,61 @@ async def get_attachments(session: AsyncSession, *, ids: list[int]) -> list[Atta
     return [found[i] for i in ids if i in found]
 
 
+UPDATE_MEMORY = dt.timedelta(days=2)
+"""How long a handled update id is remembered.  Telegram redelivers only recent
+updates, and after a quiet week it may number updates anew, so an older marker
+must not swallow a new update that reuses its id."""
+
+
 async def mark_update(
-    session: AsyncSession, *, source: str, update_id: int, now: dt.datetime
+    session: AsyncSession,
+    *,
+    source: str,
+    update_id: int,
+    now: dt.datetime,
+    memory: dt.timedelta = UPDATE_MEMORY,
 ) -> bool:
-    """Mark a transport update as handled; False if it already was."""
+    """Mark a transport update as handled; False if it was handled within ``memory``."""
     dialect = session.get_bind().dialect.name
-    values = {"source": source, "update_id": update_id, "processed_at": now}
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(ProcessedUpdate).values(**values).on_conflict_do_nothing()
+    stmt = (
+        insert(ProcessedUpdate)
+        .values(source=source, update_id=update_id, processed_at=now)
+        .on_conflict_do_update(
+            index_elements=["source", "update_id"],
+            set_={"processed_at": now},
+            where=col(ProcessedUpdate.processed_at) < now - memory,
+        )
+    )
     result = await session.execute(stmt)
     return bool(getattr(result, "rowcount", 0))
+
+
+async def update_seen(
+    session: AsyncSession,
+    *,
+    source: str,
+    update_id: int,
+    now: dt.datetime,
+    memory: dt.timedelta = UPDATE_MEMORY,
+) -> bool:
+    """Whether an update was handled within ``memory`` (without marking it)."""
+    result = await session.execute(
+        select(ProcessedUpdate.update_id).where(
+            ProcessedUpdate.source == source,
+            ProcessedUpdate.update_id == update_id,
+            col(ProcessedUpdate.processed_at) >= now - memory,
+        )
+    )
+    return result.first() is not None
+
+
+async def prune_updates(session: AsyncSession, *, before: dt.datetime) -> int:
+    """Forget update markers older than ``before``; returns how many went."""
+    result = await session.execute(
+        delete(ProcessedUpdate).where(col(ProcessedUpdate.processed_at) < before)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def count_applications(session: AsyncSession) -> int:

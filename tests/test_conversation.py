@@ -614,3 +614,32 @@ async def test_many_users_answering_at_once_are_all_stored(
             assert app.answers == {"name": f"第{i}号创新工作室", "leader": str(i + 3)}
         else:
             assert app.answers == {"studio": f"第{i}号创新工作室", "count": i + 3}
+
+
+async def test_the_same_photo_twice_counts_once(
+    conv: Conversation, sessions: SessionFactory
+) -> None:
+    await to_photos(conv)
+    await send(conv, png_in())
+    out = await send(conv, png_in())
+    assert out.replies[0].text == "这个文件已经收到过了，请发送另一张照片或另一个文件。"
+    assert len((await only(sessions)).answers["photos"]) == 1
+
+
+async def test_a_photo_update_is_marked_only_with_its_attachment(
+    conv: Conversation, sessions: SessionFactory
+) -> None:
+    """A download that fails (or a crash during it) leaves the update unhandled,
+    so its redelivery is processed; once stored, a redelivery is a duplicate."""
+    await to_photos(conv)
+
+    async def broken() -> bytes:
+        raise ConnectionError("telegram went away")
+
+    await send(conv, png_in(fetch=broken), key=("telegram", 77))
+    out = await send(conv, png_in(), key=("telegram", 77))
+    assert not out.duplicate
+    assert len((await only(sessions)).answers["photos"]) == 1
+    again = await send(conv, png_in(), key=("telegram", 77))
+    assert again.duplicate
+    assert len((await only(sessions)).answers["photos"]) == 1

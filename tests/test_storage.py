@@ -509,3 +509,24 @@ OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504
 )
 def test_sniff_mime(data: bytes, expected: str) -> None:
     assert sniff_mime(data) == expected
+
+
+async def test_update_ids_are_remembered_for_a_while_only(sessions: SessionFactory) -> None:
+    """Telegram may reuse update ids after a quiet week: an old marker must not
+    swallow a new update, while a recent one still stops a redelivery."""
+    memory = repo.UPDATE_MEMORY
+    later = T0 + memory + dt.timedelta(seconds=1)
+    async with sessions.begin() as s:
+        assert await repo.mark_update(s, source="telegram:1", update_id=5, now=T0) is True
+        assert await repo.update_seen(s, source="telegram:1", update_id=5, now=T0) is True
+        assert await repo.update_seen(s, source="telegram:1", update_id=6, now=T0) is False
+    async with sessions.begin() as s:
+        recent = T0 + memory - dt.timedelta(seconds=1)
+        assert await repo.mark_update(s, source="telegram:1", update_id=5, now=recent) is False
+        assert await repo.update_seen(s, source="telegram:1", update_id=5, now=later) is False
+        assert await repo.mark_update(s, source="telegram:1", update_id=5, now=later) is True
+        assert await repo.mark_update(s, source="telegram:1", update_id=5, now=later) is False
+    async with sessions.begin() as s:
+        assert await repo.mark_update(s, source="telegram:1", update_id=9, now=T0) is True
+        assert await repo.prune_updates(s, before=T0 + dt.timedelta(seconds=1)) == 1
+        assert await repo.update_seen(s, source="telegram:1", update_id=5, now=later) is True
