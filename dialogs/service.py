@@ -90,8 +90,15 @@ class Conversation:
             if update_key is not None and not await repo.mark_update(
                 session, source=update_key[0], update_id=update_key[1], now=ctx.now
             ):
-                return Outcome(duplicate=True)
+                return await self._redelivered(ctx)
             return await self._dispatch(ctx, event)
+
+    async def _redelivered(self, ctx: _Ctx) -> Outcome:
+        """An update handled before: change nothing, but show where the user is,
+        since the first reply may have been lost with a crash after the commit."""
+        app = await self._active(ctx, lock=False)
+        replies = self._replies(self._walker(app, ctx.now).screens(), app) if app else []
+        return Outcome(replies=replies, duplicate=True)
 
     async def _context(self, session: AsyncSession, user: UserRef) -> _Ctx:
         now = self.clock()
@@ -417,7 +424,7 @@ class Conversation:
             if update_key is not None and await repo.update_seen(
                 session, source=update_key[0], update_id=update_key[1], now=ctx.now
             ):
-                return Outcome(duplicate=True)
+                return await self._redelivered(ctx)
             app = await self._active(ctx, lock=False)
             if app is None:
                 return self._menu(t("engine.no_active"))
@@ -443,7 +450,7 @@ class Conversation:
             if update_key is not None and not await repo.mark_update(
                 session, source=update_key[0], update_id=update_key[1], now=ctx.now
             ):
-                return Outcome(duplicate=True)
+                return await self._redelivered(ctx)
             app = await self._active(ctx)
             if app is None or app.id != app_id or app.revision != revision:
                 return Outcome(replies=[Reply(text=t("engine.upload.moved_on"))])
