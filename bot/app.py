@@ -15,18 +15,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Awaitable
 from contextlib import suppress
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import AiogramError
 from aiogram.types import BotCommand
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 
+from bot.compat import tolerant_loads
 from bot.delivery import Converses
-from bot.middlewares import ConversationContext, RetryAfterOnce, SerialPerUser
+from bot.middlewares import ConversationContext, PatientPolling, RetryAfterOnce, SerialPerUser
 from bot.routers import get_routers
 from bot.routers.commands import COMMANDS
 from dialogs.i18n import Locale, available_languages
@@ -41,8 +45,11 @@ def create_bot(settings: Settings) -> Bot:
     """A bot talking to ``settings.telegram_api_url`` (Telegram, a local Bot API server, a fake)."""
     if settings.bot_token is None:
         raise ValueError("STUDIOBOT_BOT_TOKEN is not set")
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    session = AiohttpSession(
+        api=TelegramAPIServer.from_base(settings.telegram_api_url), json_loads=tolerant_loads
+    )
     session.middleware(RetryAfterOnce())
+    session.middleware(PatientPolling())
     # No default parse mode: texts are plain and may quote what users typed.
     return Bot(
         token=settings.bot_token.get_secret_value(),
@@ -115,13 +122,21 @@ async def run_polling(settings: Settings) -> None:
         conversation, engine = await build_conversation(settings)
         try:
             dispatcher = create_dispatcher(settings, conversation)
-            await bot.delete_webhook(drop_pending_updates=False)
-            await set_commands(bot, settings)
+            await optional(bot.delete_webhook(drop_pending_updates=False), "deleting the webhook")
+            await optional(set_commands(bot, settings), "setting the command menu")
             await poll(dispatcher, bot, settings)
         finally:
             await engine.dispose()
     finally:
         await bot.session.close()
+
+
+async def optional(call: Awaitable[Any], what: str) -> None:
+    """Run a start-up call the bot can live without (a server may not offer it)."""
+    try:
+        await call
+    except AiogramError as exc:
+        logger.warning("%s failed, continuing: %s", what, exc)
 
 
 def webhook_target(settings: Settings) -> str:
@@ -187,7 +202,7 @@ async def run_webhook(settings: Settings) -> None:
             await runner.setup()
             try:
                 await web.TCPSite(runner, settings.webhook_host, settings.webhook_port).start()
-                await set_commands(bot, settings)
+                await optional(set_commands(bot, settings), "setting the command menu")
                 await bot.set_webhook(
                     url,
                     secret_token=settings.webhook_secret.get_secret_value()

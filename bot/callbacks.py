@@ -39,9 +39,7 @@ class DialogCallback(CallbackData, prefix="d1"):
 
 def largest_packed_length() -> int:
     """Byte length of the widest payload within the promised bounds."""
-    widest = DialogCallback(
-        a=max(Action), g=-MAX_ARG, p=MAX_APPLICATION_ID, r=MAX_REVISION
-    ).pack()
+    widest = DialogCallback(a=max(Action), g=-MAX_ARG, p=MAX_APPLICATION_ID, r=MAX_REVISION).pack()
     return len(widest.encode())
 
 

@@ -12,7 +12,7 @@ from collections.abc import Awaitable
 from typing import Any, Protocol
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
+from aiogram.exceptions import AiogramError, TelegramForbiddenError
 from aiogram.types import User
 
 from bot.keyboards import reply_markup
@@ -75,5 +75,5 @@ async def quietly(call: Awaitable[Any], what: str) -> None:
     """
     try:
         await call
-    except TelegramAPIError as exc:
+    except AiogramError as exc:  # API errors, and answers a lenient server garbled
         logger.debug("%s failed: %s", what, exc)

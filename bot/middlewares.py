@@ -55,9 +55,7 @@ class SerialPerUser(BaseMiddleware):
         self._locks: dict[int, _UserLock] = {}
         self._running: set[asyncio.Future[Any]] = set()
 
-    async def __call__(
-        self, handler: Handler, event: TelegramObject, data: dict[str, Any]
-    ) -> Any:
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
         work = asyncio.ensure_future(self._serialised(user, handler, event, data))
         self._running.add(work)
@@ -109,11 +107,12 @@ class ConversationContext(BaseMiddleware):
     def __init__(self, conversation: Converses) -> None:
         self._conversation = conversation
 
-    async def __call__(
-        self, handler: Handler, event: TelegramObject, data: dict[str, Any]
-    ) -> Any:
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         data["conversation"] = self._conversation
-        data["update_key"] = (CHANNEL, event.update_id) if isinstance(event, Update) else None
+        bot: Bot | None = data.get("bot")
+        # Update ids are numbered per bot: two bots sharing a database must not collide.
+        source = f"{CHANNEL}:{bot.id}" if bot is not None else CHANNEL
+        data["update_key"] = (source, event.update_id) if isinstance(event, Update) else None
         return await handler(event, data)
 
 
@@ -140,3 +139,31 @@ class RetryAfterOnce(BaseRequestMiddleware):
             )
             await asyncio.sleep(exc.retry_after)
             return await make_request(bot, method)
+
+
+class PatientPolling(BaseRequestMiddleware):
+    """Session middleware: pause when ``getUpdates`` returns nothing at once.
+
+    Telegram holds an empty long poll open for its timeout; a server that
+    answers immediately instead (some emulators do) would make the polling
+    loop spin at full speed.  Real long polls are not slowed down.
+    """
+
+    def __init__(self, pause: float = 0.5) -> None:
+        self.pause = pause
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        response = await make_request(bot, method)
+        # aiogram types this as a Response, but the session hands back the bare result.
+        updates = getattr(response, "result", response)
+        empty_poll = isinstance(method, GetUpdates) and method.timeout and not updates
+        if empty_poll and loop.time() - started < self.pause:
+            await asyncio.sleep(self.pause)
+        return response

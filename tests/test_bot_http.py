@@ -61,7 +61,10 @@ REGISTRY = load_registry()
 
 def settings_for(api: FakeBotAPI, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "bot_token": DEFAULT_TOKEN, "telegram_api_url": api.url, "polling_timeout": 5, **overrides
+        "bot_token": DEFAULT_TOKEN,
+        "telegram_api_url": api.url,
+        "polling_timeout": 5,
+        **overrides,
     }
     return Settings(_env_file=None, **values)
 
@@ -159,7 +162,8 @@ def test_keyboard_from_reply() -> None:
     )
     assert markup is not None
     assert [[b.callback_data for b in row] for row in markup.inline_keyboard] == [
-        ["d1:4:0:7:3"], ["d1:7:2:7:3"]
+        ["d1:4:0:7:3"],
+        ["d1:7:2:7:3"],
     ]
 
 
@@ -355,9 +359,12 @@ async def test_studiobot_run_in_another_process(
         "STUDIOBOT_POLLING_TIMEOUT": "5",
     }
     process = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).parent / "studiobot"), "run",
-        env=env, cwd=tmp_path,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        str(Path(sys.executable).parent / "studiobot"),
+        "run",
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         api.send_command(USER, "apply")
@@ -397,7 +404,9 @@ async def test_every_event_kind_reaches_the_conversation(api: FakeBotAPI) -> Non
     assert isinstance(document, FileIn)
     assert (photo.kind, photo.mime_type, photo.size) == ("photo", "image/jpeg", 2003)
     assert (document.kind, document.file_name, document.mime_type) == (
-        "document", "简历.pdf", "application/pdf"
+        "document",
+        "简历.pdf",
+        "application/pdf",
     )
     assert script.fetched == [b"\xff\xd8\xff" + b"j" * 2000, b"%PDF-1.7"]
     assert events[5:7] == [UnsupportedIn("contact"), UnsupportedIn("dice")]
@@ -405,7 +414,8 @@ async def test_every_event_kind_reaches_the_conversation(api: FakeBotAPI) -> Non
     assert isinstance(pressed, ButtonIn)
     assert pressed.action is Action.MENU
     keys = [key for _, _, key in script.events]
-    assert all(key is not None and key[0] == "telegram" for key in keys)
+    # Update ids are numbered per bot, so the bot's id is part of the key.
+    assert all(key is not None and key[0] == "telegram:123456" for key in keys)
     assert len(set(keys)) == len(keys)
     assert [a.text for a in api.answered_callbacks] == ["ok"]
     assert all(m.parse_mode is None for m in api.sent_to(USER))
