@@ -86,7 +86,7 @@ class Walker:
                     out.append(q)
         return out
 
-    def _neighbour(self, qid: str, delta: int) -> Question | None:
+    def neighbour(self, qid: str, delta: int) -> Question | None:
         """The visible question before/after ``qid`` (which may itself be hidden now)."""
         order = [q.id for _, q in self.p.questions()]
         visible_ids = {q.id for q in self.visible()}
@@ -109,43 +109,43 @@ class Walker:
         self.cur = {"mode": "ask", "q": first[0].id} if first else {"mode": "preview"}
         self.step.changed = True
 
-    def _question(self) -> Question:
+    def question(self) -> Question:
         return self.p.question(str(self.cur["q"]))
 
-    def _in_row(self) -> bool:
+    def in_row(self) -> bool:
         return self.cur.get("row") is not None
 
     def _field(self) -> Question:
-        group = self._question()
+        group = self.question()
         fid = self.cur["f"]
         for f in group.fields or []:
             if f.id == fid:
                 return f
         raise KeyError(fid)
 
-    def _rows(self) -> list[dict[str, Any]]:
-        rows = self.answers.get(self._question().id)
+    def rows(self) -> list[dict[str, Any]]:
+        rows = self.answers.get(self.question().id)
         if not isinstance(rows, list):
             rows = []
-            self.answers[self._question().id] = rows
+            self.answers[self.question().id] = rows
         return rows
 
     def target(self) -> tuple[Question, Any, str]:
         """The question being asked now, its current value and its answer path."""
-        q = self._question()
-        if q.type is QType.GROUP and self._in_row():
+        q = self.question()
+        if q.type is QType.GROUP and self.in_row():
             row = int(self.cur["row"])
             f = self._field()
-            rows = self._rows()
+            rows = self.rows()
             value = rows[row].get(f.id) if row < len(rows) else None
             return f, value, f"{q.id}[{row}].{f.id}"
         return q, self.answers.get(q.id), q.id
 
     def _set(self, value: Any) -> None:
-        q = self._question()
+        q = self.question()
         _, _, path = self.target()
-        if q.type is QType.GROUP and self._in_row():
-            self._rows()[int(self.cur["row"])][self._field().id] = value
+        if q.type is QType.GROUP and self.in_row():
+            self.rows()[int(self.cur["row"])][self._field().id] = value
         else:
             self.answers[q.id] = value
         self.step.events.append((path, value))
@@ -155,7 +155,7 @@ class Walker:
         self.cur = {k: v for k, v in cursor.items() if v is not None}
         self.step.changed = True
 
-    def _asked_fields(self, group: Question) -> list[Question]:
+    def asked_fields(self, group: Question) -> list[Question]:
         return [f for f in group.fields or [] if f.asked]
 
     # ------------------------------------------------------------------ movement
@@ -169,9 +169,9 @@ class Walker:
 
     def advance(self) -> None:
         """Move past the current target after it was answered or kept."""
-        q = self._question()
-        if q.type is QType.GROUP and self._in_row():
-            fields = self._asked_fields(q)
+        q = self.question()
+        if q.type is QType.GROUP and self.in_row():
+            fields = self.asked_fields(q)
             ids = [f.id for f in fields]
             i = ids.index(self.cur["f"])
             if i + 1 < len(ids):
@@ -181,22 +181,22 @@ class Walker:
                 self.step.toast = self.loc.t("engine.group.row_saved", n=int(self.cur["row"]) + 1)
                 self._move(mode="ask", q=q.id, edit=self.cur.get("edit"))
             return
-        self._goto(self._neighbour(q.id, +1))
+        self._goto(self.neighbour(q.id, +1))
 
     def _drop_new_empty_row(self) -> None:
         """Forget a row that was just added and is left before anything was put in it."""
-        q = self._question()
-        if q.type is not QType.GROUP or not self._in_row() or not self.cur.get("new"):
+        q = self.question()
+        if q.type is not QType.GROUP or not self.in_row() or not self.cur.get("new"):
             return
         row = int(self.cur["row"])
-        rows = self._rows()
+        rows = self.rows()
         if row < len(rows) and not any(v is not None for v in rows[row].values()):
             del rows[row]
 
     def back(self) -> None:
-        q = self._question()
-        if q.type is QType.GROUP and self._in_row():
-            ids = [f.id for f in self._asked_fields(q)]
+        q = self.question()
+        if q.type is QType.GROUP and self.in_row():
+            ids = [f.id for f in self.asked_fields(q)]
             i = ids.index(self.cur["f"])
             if i > 0:
                 self.cur["f"] = ids[i - 1]
@@ -206,7 +206,7 @@ class Walker:
             self._move(mode="ask", q=q.id, edit=self.cur.get("edit"))
             return
         self.cur.pop("buf", None)
-        prev = self._neighbour(q.id, -1)
+        prev = self.neighbour(q.id, -1)
         if prev is None:
             self.step.toast = self.loc.t("engine.first_question")
             return
@@ -219,8 +219,8 @@ class Walker:
             return render.preview(self)
         if self.mode == "done":
             return [Screen(self.loc.t("engine.already_submitted"))]
-        q = self._question()
-        if q.type is QType.GROUP and not self._in_row():
+        q = self.question()
+        if q.type is QType.GROUP and not self.in_row():
             if self.cur.get("del") is not None:
                 return [render.confirm_delete(self, int(self.cur["del"]))]
             return [render.group_menu(self)]
@@ -238,8 +238,8 @@ class Walker:
         if self.mode == "done":
             self.show()
             return self.step
-        q = self._question()
-        if q.type is QType.GROUP and not self._in_row():
+        q = self.question()
+        if q.type is QType.GROUP and not self.in_row():
             self.step.screens.append(Screen(self.loc.t("engine.group.use_buttons")))
             self.show()
             return self.step
@@ -302,7 +302,7 @@ class Walker:
 
     def _asking(self) -> bool:
         return self.mode == "ask" and not (
-            self._question().type is QType.GROUP and not self._in_row()
+            self.question().type is QType.GROUP and not self.in_row()
         )
 
     def _btn_back(self, _arg: int) -> bool:
@@ -320,8 +320,8 @@ class Walker:
 
     def _btn_skip(self, _arg: int) -> bool:
         if not self._asking():
-            q = self._question() if self.mode == "ask" else None
-            if q is not None and q.type is QType.GROUP and not q.required and not self._rows():
+            q = self.question() if self.mode == "ask" else None
+            if q is not None and q.type is QType.GROUP and not q.required and not self.rows():
                 self.answers[q.id] = []
                 self.step.events.append((q.id, []))
                 self.advance()
@@ -374,8 +374,8 @@ class Walker:
     def _btn_done(self, _arg: int) -> bool:
         if self.mode != "ask":
             return False
-        q = self._question()
-        if q.type is QType.GROUP and not self._in_row():
+        q = self.question()
+        if q.type is QType.GROUP and not self.in_row():
             return self._group_done(q)
         target, value, _ = self.target()
         if target.type is QType.MULTICHOICE:
@@ -421,14 +421,14 @@ class Walker:
         return True
 
     def _group_done(self, q: Question) -> bool:
-        rows = self._rows()
+        rows = self.rows()
         need = q.min_rows or (1 if q.required else 0)
         if len(rows) < need:
             self.step.screens.append(Screen(self.loc.t("engine.group.need_rows", min=need)))
             return True
         for i, row in enumerate(rows):
             missing = [
-                f.label for f in self._asked_fields(q) if f.required and row.get(f.id) is None
+                f.label for f in self.asked_fields(q) if f.required and row.get(f.id) is None
             ]
             if missing:
                 self.step.screens.append(
@@ -475,8 +475,8 @@ class Walker:
     def _group_menu(self) -> Question | None:
         if self.mode != "ask":
             return None
-        q = self._question()
-        if q.type is not QType.GROUP or self._in_row():
+        q = self.question()
+        if q.type is not QType.GROUP or self.in_row():
             return None
         return q
 
@@ -484,12 +484,12 @@ class Walker:
         q = self._group_menu()
         if q is None:
             return False
-        rows = self._rows()
+        rows = self.rows()
         if q.max_rows is not None and len(rows) >= q.max_rows:
             self.step.screens.append(Screen(self.loc.t("engine.group.full", max=q.max_rows)))
             return True
         rows.append({})
-        first = self._asked_fields(q)[0].id
+        first = self.asked_fields(q)[0].id
         self._move(
             mode="ask", q=q.id, row=len(rows) - 1, f=first, new=True, edit=self.cur.get("edit")
         )
@@ -497,15 +497,15 @@ class Walker:
 
     def _btn_row_edit(self, arg: int) -> bool:
         q = self._group_menu()
-        if q is None or not 0 <= arg < len(self._rows()):
+        if q is None or not 0 <= arg < len(self.rows()):
             return False
-        first = self._asked_fields(q)[0].id
+        first = self.asked_fields(q)[0].id
         self._move(mode="ask", q=q.id, row=arg, f=first, edit=self.cur.get("edit"))
         return True
 
     def _btn_row_delete(self, arg: int) -> bool:
         q = self._group_menu()
-        if q is None or not 0 <= arg < len(self._rows()):
+        if q is None or not 0 <= arg < len(self.rows()):
             return False
         self.cur["del"] = arg
         self.step.changed = True
@@ -513,11 +513,11 @@ class Walker:
 
     def _btn_row_delete_ok(self, arg: int) -> bool:
         q = self._group_menu()
-        if q is None or self.cur.get("del") != arg or not 0 <= arg < len(self._rows()):
+        if q is None or self.cur.get("del") != arg or not 0 <= arg < len(self.rows()):
             return False
-        del self._rows()[arg]
+        del self.rows()[arg]
         self.cur.pop("del", None)
-        self.step.events.append((q.id, self._rows()))
+        self.step.events.append((q.id, self.rows()))
         self.step.changed = True
         self.step.toast = self.loc.t("engine.group.row_deleted", n=arg + 1)
         return True
@@ -589,7 +589,7 @@ class Walker:
         return self.step
 
     # ------------------------------------------------------------------ submission
-    def _question_problems(self, n: int, q: Question) -> list[str]:
+    def question_problems(self, n: int, q: Question) -> list[str]:
         """What keeps question number ``n`` from being complete."""
         value = self.answers.get(q.id)
         label = f"{n}. {q.label}"
@@ -604,7 +604,7 @@ class Walker:
             )
             for i, row in enumerate(rows):
                 missing = [
-                    f.label for f in self._asked_fields(q) if f.required and row.get(f.id) is None
+                    f.label for f in self.asked_fields(q) if f.required and row.get(f.id) is None
                 ]
                 if missing:
                     out.append(
@@ -630,7 +630,7 @@ class Walker:
         return [
             problem
             for n, q in enumerate(self.visible(), start=1)
-            for problem in self._question_problems(n, q)
+            for problem in self.question_problems(n, q)
         ]
 
     def warnings(self) -> list[tuple[str, str]]:
@@ -640,7 +640,7 @@ class Walker:
     def first_problem_section(self) -> int | None:
         """Index of the section holding the first unfinished question."""
         for n, q in enumerate(self.visible(), start=1):
-            if self._question_problems(n, q):
+            if self.question_problems(n, q):
                 return self.p.sections.index(self.p.section_of(q.id))
         return None
 

@@ -89,13 +89,13 @@ def suggestions(w: Walker, q: Question) -> list[str]:
 
 def progress(w: Walker) -> str:
     """第 5/32 题 · 团队成员 (and the row and column inside a group)."""
-    q = w._question()
+    q = w.question()
     visible = [x.id for x in w.visible()]
     n = visible.index(q.id) + 1 if q.id in visible else len(visible)
     section = w.p.section_of(q.id).title
     text = w.loc.t("engine.progress", n=n, total=len(visible), section=section)
-    if q.type is QType.GROUP and w._in_row():
-        fields = [f.id for f in w._asked_fields(q)]
+    if q.type is QType.GROUP and w.in_row():
+        fields = [f.id for f in w.asked_fields(q)]
         text += w.loc.t(
             "engine.row_progress",
             row=int(w.cur["row"]) + 1,
@@ -107,7 +107,7 @@ def progress(w: Walker) -> str:
 
 def _back(w: Walker) -> list[Button]:
     """上一步, unless this is the very first question (where it could only repeat it)."""
-    if w._in_row() or w._neighbour(w._question().id, -1) is not None:
+    if w.in_row() or w.neighbour(w.question().id, -1) is not None:
         return [Button(w.loc.t("engine.btn.back"), Action.BACK)]
     return []
 
@@ -249,8 +249,8 @@ def upload_progress(w: Walker, target: Question, count: int) -> Screen:
 def group_menu(w: Walker) -> Screen:
     """The table of a repeating group with add / edit / delete / done."""
     t = w.loc.t
-    q = w._question()
-    rows = w._rows()
+    q = w.question()
+    rows = w.rows()
     lines = [progress(w), "", t("engine.label", label=q.label)]
     if q.help:
         lines.append(q.help)
@@ -286,8 +286,8 @@ def group_menu(w: Walker) -> Screen:
 
 def confirm_delete(w: Walker, row: int) -> Screen:
     t = w.loc.t
-    q = w._question()
-    rows = w._rows()
+    q = w.question()
+    rows = w.rows()
     summary = row_summary(w, q, rows[row]) if row < len(rows) else ""
     return _screen(
         t("engine.group.confirm_delete", n=row + 1, row=summary),

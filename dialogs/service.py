@@ -234,7 +234,7 @@ class Conversation:
             walker = self._walker(app, ctx.now)
             visible = walker.visible()
             done = sum(
-                1 for q in visible if q.id in app.answers and not walker._question_problems(0, q)
+                1 for q in visible if q.id in app.answers and not walker.question_problems(0, q)
             )
             local = app.updated_at.astimezone(self.zone).strftime("%Y-%m-%d %H:%M")
             if app.status == ApplicationStatus.DRAFT.value:

@@ -114,9 +114,9 @@ class Applicant:
             return Press(Action.SUBMIT)
         if w.mode == "done":
             raise StopIteration
-        q = w._question()
-        if q.type is QType.GROUP and not w._in_row():
-            rows = w._rows()
+        q = w.question()
+        if q.type is QType.GROUP and not w.in_row():
+            rows = w.rows()
             if len(rows) < max(q.min_rows or 0, 1 if q.required else 0, 1):
                 return Press(Action.ROW_ADD)
             return Press(Action.DONE)
