@@ -70,6 +70,37 @@ class Walker:
         self.loc = locale
         self.today = today
         self.step = Step()
+        if self.cur and not self._cursor_fits():
+            self._repair_cursor()
+
+    def _cursor_fits(self) -> bool:
+        """Whether the stored cursor still names a place in the definition (a program
+        file may have been edited while drafts were open)."""
+        if self.mode in ("preview", "done"):
+            return True
+        ids = {q.id: q for _, q in self.p.questions() if q.asked}
+        q = ids.get(str(self.cur.get("q")))
+        if q is None:
+            return False
+        if self.cur.get("row") is None:
+            return True
+        rows = self.answers.get(q.id)
+        fields = {f.id for f in q.fields or [] if f.asked}
+        return (
+            isinstance(rows, list)
+            and 0 <= int(self.cur["row"]) < len(rows)
+            and self.cur.get("f") in fields
+        )
+
+    def _repair_cursor(self) -> None:
+        """Resume at the first visible question without an answer (answers are kept)."""
+        for q in self.visible():
+            if q.id not in self.answers:
+                self.cur = {"mode": "ask", "q": q.id}
+                break
+        else:
+            self.cur = {"mode": "preview"}
+        self.step.changed = True
 
     # ------------------------------------------------------------------ layout
     def section_visible(self, section: Section) -> bool:

@@ -327,7 +327,11 @@ def test_question_and_section_conditions_change_the_walk_and_the_total(tmp_path:
 
 def test_hidden_questions_are_not_in_the_preview_nor_problems(tmp_path: Path) -> None:
     answers = {
-        "has_room": False, "room_area": "50", "members": 2, "team_note": "分工", "promise": True,
+        "has_room": False,
+        "room_area": "50",
+        "members": 2,
+        "team_note": "分工",
+        "promise": True,
     }
     run = Run(define(tmp_path, BRANCHING), answers, {"mode": "preview"})
     text = "\n".join(s.text for s in run.screens())
@@ -518,7 +522,11 @@ def test_multichoice_toggles_then_done(tmp_path: Path) -> None:
     assert run.cursor["sel"] == ["技术攻关", "节能减排"]
     assert "fields" not in run.answers
     assert labels(run.screen)[:5] == [
-        "☑ 技术攻关", "☐ 工艺改进", "☐ 人才培养", "☑ 节能减排", "✅ 完成（已选 2 项）",
+        "☑ 技术攻关",
+        "☐ 工艺改进",
+        "☐ 人才培养",
+        "☑ 节能减排",
+        "✅ 完成（已选 2 项）",
     ]
 
     step = run.press(Action.TOGGLE, 9)
@@ -825,6 +833,7 @@ def test_a_suggestion_missing_its_answer_is_not_offered(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- preview
 
+
 def many_sections(count: int) -> str:
     out = ["sections:"]
     for i in range(count):
@@ -963,7 +972,8 @@ def test_problems_list_everything_that_blocks_submission(tmp_path: Path) -> None
     assert not w.step.changed
     refused = w.step.screens[0]
     assert refused.text.splitlines() == [
-        "还不能提交，以下 5 项需要先完成：", *[f"• {p}" for p in problems],
+        "还不能提交，以下 5 项需要先完成：",
+        *[f"• {p}" for p in problems],
     ]
     assert actions(refused) == [(Action.EDIT_SECTION, 0)]
     assert labels(refused) == ["✏️ 修改：基本情况"]
@@ -1074,3 +1084,19 @@ def test_eligibility_warnings_appear_in_the_preview_with_their_cite(tmp_path: Pa
 
     # nothing is said about what has not been answered yet
     assert Run(program, {}, {"mode": "preview"}).walker().warnings() == []
+
+
+def test_a_cursor_left_by_an_older_definition_is_repaired(tmp_path: Path) -> None:
+    """A union edits its program while drafts are open: a draft whose question is
+    gone resumes at the first unanswered question, with every answer kept."""
+    program = define(tmp_path, LINEAR)
+    first = program.questions()[0][1].id
+    answers = {first: "大连港职工创新工作室", "removed_question": "kept"}
+    walker = Walker(
+        program, answers, {"mode": "ask", "q": "removed_question"}, locale=LOC, today=TODAY
+    )
+    assert walker.step.changed
+    assert walker.cur == {"mode": "ask", "q": program.questions()[1][1].id}
+    assert walker.answers == answers
+    stale_row = {"mode": "ask", "q": first, "row": 3, "f": "gone"}
+    assert Walker(program, answers, stale_row, locale=LOC, today=TODAY).cur["q"] != first
