@@ -1,0 +1,290 @@
+"""Shared pieces of the benchmark scripts: a scripted applicant, databases, figures.
+
+The applicant plays one user of one program without reading the database:
+it keeps its own copy of the answers and the cursor and replays each move on
+a :class:`~dialogs.engine.Walker`, the same pure engine the service runs.  So
+the benchmark measures the bot, not the bookkeeping of the benchmark.  The
+scripts compare that copy with the stored rows at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import math
+import os
+import platform
+import secrets
+import shlex
+import statistics
+import sys
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import asyncpg  # noqa: E402
+import psutil  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from dialogs.engine import Walker  # noqa: E402
+from dialogs.i18n import Locale  # noqa: E402
+from dialogs.render import suggestions  # noqa: E402
+from dialogs.schema import Program, QType, Question  # noqa: E402
+from dialogs.ui import Action  # noqa: E402
+
+PG_ENV = "STUDIOBOT_BENCH_DATABASE_URL"
+PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+# About 60 characters.  A long answer is sent as messages of four of them
+# (about 240 characters each), as a user pasting paragraphs would.
+LONG_PARAGRAPH = (
+    "本工作室围绕生产中的重点难点问题开展技术攻关，组织师带徒和技能培训，"
+    "近两年完成创新项目多项，取得了良好的经济效益和社会效益。"
+)
+LONG_MESSAGE = LONG_PARAGRAPH * 4
+
+
+# --------------------------------------------------------------------------- moves
+@dataclass(frozen=True)
+class Text:
+    """A typed message."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Press:
+    """A pressed inline button."""
+
+    action: Action
+    arg: int = 0
+
+
+Move = Text | Press
+
+
+def text_for(q: Question, today: dt.date) -> str:
+    """A valid typed answer for a question parsed from text."""
+    t = q.type
+    if t is QType.TEXT:
+        if any(word in q.label for word in ("姓名", "负责人", "带头人", "领衔人")):
+            return "张伟"
+        return f"{q.label[:12]}示例"
+    if t is QType.INTEGER:
+        low = int(q.min) if q.min is not None else 0
+        high = int(q.max) if q.max is not None else 10_000
+        return str(min(max(30 if "人数" in q.label or "总数" in q.label else 5, low), high))
+    if t is QType.NUMBER:
+        return "35.5"
+    if t is QType.MONEY:
+        return "12.5"
+    if t is QType.YEARMONTH:
+        return "1985年3月"
+    if t is QType.DATE:
+        return (today - dt.timedelta(days=400)).strftime("%Y%m%d")
+    if t is QType.PHONE:
+        return "0411-82610410"
+    raise ValueError(f"no typed answer for {t}")
+
+
+class Applicant:
+    """One scripted user: chooses a valid next move and mirrors its effect.
+
+    ``long_chars`` is the length aimed at for long texts (at least what the
+    question demands); ``rows`` the number of rows put into each group.
+    Uploads are not played: pick programs without photo questions.
+    """
+
+    def __init__(
+        self,
+        program: Program,
+        *,
+        today: dt.date,
+        answers: dict[str, Any] | None = None,
+        cursor: dict[str, Any] | None = None,
+        long_chars: int = 0,
+        rows: int = 0,
+    ) -> None:
+        self.program = program
+        self.today = today
+        self.loc = Locale("zh-CN")
+        self.answers: dict[str, Any] = answers or {}
+        self.cursor: dict[str, Any] = cursor or {}
+        self.long_chars = long_chars
+        self.rows = rows
+        self.done = False
+        self.moves = 0  # moves applied (each changes the state, so each bumps the revision)
+        self.history: list[tuple[str, Any]] = []  # accepted answers (path, value), oldest first
+
+    def walker(self) -> Walker:
+        return Walker(self.program, self.answers, self.cursor, locale=self.loc, today=self.today)
+
+    def start(self) -> None:
+        """Put the copy where a newly opened application stands."""
+        w = self.walker()
+        w.start()
+        self.answers, self.cursor = w.answers, w.cur
+
+    def next_move(self) -> Move | None:
+        """The move a reasonable user makes now; None once the form was submitted."""
+        if self.done:
+            return None
+        w = self.walker()
+        if w.mode == "preview":
+            return Press(Action.SUBMIT)
+        if w.mode == "done":
+            return None
+        q = w.question()
+        if q.type is QType.GROUP and not w.in_row():
+            need = max(q.min_rows or 0, 1 if q.required else 0, 1, self.rows)
+            if q.max_rows is not None:
+                need = min(need, q.max_rows)
+            return Press(Action.ROW_ADD) if len(w.rows()) < need else Press(Action.DONE)
+        target, value, _ = w.target()
+        if target.type is QType.LONGTEXT:
+            written = "\n".join(w.cur.get("buf") or [])
+            want = max(target.min_chars or 0, 20, self.long_chars) + 10
+            if target.max_chars:
+                want = min(want, target.max_chars)
+            if len(written) >= want:
+                return Press(Action.DONE)
+            return Text(LONG_MESSAGE)
+        if target.suggest and suggestions(w, target):
+            return Press(Action.SUGGEST, 0)
+        if target.type is QType.CHOICE:
+            return Press(Action.CHOOSE, 0)
+        if target.type is QType.YESNO:
+            return Press(Action.CHOOSE, 1)
+        if target.type is QType.MULTICHOICE:
+            return Press(Action.DONE) if w.cur.get("sel") else Press(Action.TOGGLE, 0)
+        if target.type in (QType.PHOTO, QType.FILE):
+            raise ValueError(f"{self.program.id} asks for an upload; pick another program")
+        del value
+        return Text(text_for(target, self.today))
+
+    def apply(self, move: Move) -> None:
+        """Mirror what the engine does with ``move`` (submission ends the walk)."""
+        if isinstance(move, Press) and move.action is Action.SUBMIT:
+            self.done = True
+            return
+        w = self.walker()
+        step = (
+            w.on_text(move.text) if isinstance(move, Text) else w.on_button(move.action, move.arg)
+        )
+        if step.toast == self.loc.t("engine.not_now") or not step.changed:
+            raise RuntimeError(f"{move} refused at {self.cursor}")
+        self.answers, self.cursor = w.answers, w.cur
+        self.moves += 1
+        self.history += step.events
+
+
+# --------------------------------------------------------------------------- figures
+def percentile(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100) of a non-empty sample."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+def rss_mib() -> float:
+    """Resident set size of this process, MiB."""
+    return float(psutil.Process().memory_info().rss) / 2**20
+
+
+def header(title: str) -> str:
+    """The command line and the machine, printed above every set of figures."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        if names:
+            cpu = names[0]
+    except OSError:
+        pass
+    lines = [
+        title,
+        f"command : {shlex.join([Path(sys.executable).name, *sys.argv])}",
+        f"python  : {platform.python_version()} ({platform.python_implementation()})"
+        f" on {platform.system()} {platform.release()}",
+        f"cpu     : {cpu}; {os.cpu_count()} logical CPUs"
+        f" ({len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'} usable)",
+        f"memory  : {psutil.virtual_memory().total / 2**30:.1f} GiB; load average "
+        + " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        f"date    : {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
+    ]
+    return "\n".join(lines)
+
+
+def table(rows: list[list[str]], head: list[str]) -> str:
+    """A plain text table, columns right-aligned except the first."""
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            str(c).ljust(widths[i]) if i == 0 else str(c).rjust(widths[i])
+            for i, c in enumerate(cells)
+        )
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(head), rule, *(line(r) for r in rows)])
+
+
+# --------------------------------------------------------------------------- databases
+def postgres_url(arg: str | None) -> str:
+    """The server URL to create a throw-away database on (asyncpg driver)."""
+    raw = arg or os.environ.get(PG_ENV) or PG_DEFAULT
+    url = make_url(raw)
+    if url.get_backend_name() not in {"postgresql", "postgres"}:
+        raise SystemExit(f"not a PostgreSQL URL: {raw!r}")
+    return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+async def _admin(server_url: str, statement: str) -> None:
+    dsn = make_url(server_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+async def postgres_reachable(server_url: str) -> str | None:
+    """None when the server answers, else why not."""
+    try:
+        await asyncio.wait_for(_admin(server_url, "SELECT 1"), timeout=5)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+@asynccontextmanager
+async def throwaway_database(
+    kind: str, tmp: Path, server_url: str | None = None
+) -> AsyncIterator[str]:
+    """URL of a new empty database: a file in ``tmp`` (sqlite) or ``studiobot_bench_<hex>``
+    on the server of ``server_url`` (postgresql), dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp}/bench-{secrets.token_hex(4)}.db"
+        return
+    assert server_url is not None
+    name = f"studiobot_bench_{secrets.token_hex(6)}"
+    await _admin(server_url, f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def describe_url(url: str) -> str:
+    """A database URL without its password, for printing."""
+    return make_url(url).render_as_string(hide_password=True)
