@@ -437,11 +437,12 @@ class Conversation:
             limit = walker.upload_limit_bytes()
             revision = app.revision
             app_id = app.id or 0
+            current = self._replies(walker.screens(), app)
         try:
             data = await event.fetch()
         except Exception:
             log.exception("download of %s failed", event.source_ref)
-            return Outcome(replies=[Reply(text=t("engine.upload.failed"))])
+            return Outcome(replies=[Reply(text=t("engine.upload.failed")), *current])
         mime = sniff_mime(data)
         if mime == "application/octet-stream" and event.mime_type:
             mime = event.mime_type

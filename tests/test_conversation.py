@@ -448,6 +448,8 @@ async def test_a_failed_download_loses_nothing(
 
     out = await send(conv, png_in(fetch=broken))
     assert out.replies[0].text == "文件下载失败，请稍后重新发送。已保存的回答不受影响。"
+    assert "【工作室照片】" in last(out).text  # the question again, with its buttons
+    assert any(b[1] is Action.SAVE_EXIT for b in buttons(last(out)))
     assert state(await only(sessions)) == before
     async with sessions() as s:
         assert (await s.execute(select(Attachment))).scalars().all() == []
