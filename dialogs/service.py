@@ -55,6 +55,7 @@ class _Ctx:
     session: AsyncSession
     user: User
     now: dt.datetime
+    loaded: Application | None = None  # the active application, read with the user
 
 
 class Conversation:
@@ -96,20 +97,28 @@ class Conversation:
     async def _redelivered(self, ctx: _Ctx) -> Outcome:
         """An update handled before: change nothing, but show where the user is,
         since the first reply may have been lost with a crash after the commit."""
-        app = await self._active(ctx, lock=False)
+        app = await self._active(ctx)
         replies = self._replies(self._walker(app, ctx.now).screens(), app) if app else []
         return Outcome(replies=replies, duplicate=True)
 
     async def _context(self, session: AsyncSession, user: UserRef) -> _Ctx:
+        """The user (created on first contact) and their active draft, in one query."""
         now = self.clock()
-        row = await repo.get_or_create_user(
-            session,
-            channel=user.channel,
-            external_id=user.external_id,
-            display_name=user.display_name,
-            now=now,
+        row, active = await repo.load_user(
+            session, channel=user.channel, external_id=user.external_id
         )
-        return _Ctx(session=session, user=row, now=now)
+        if row is None:
+            row = await repo.get_or_create_user(
+                session,
+                channel=user.channel,
+                external_id=user.external_id,
+                display_name=user.display_name,
+                now=now,
+            )
+        elif user.display_name and row.display_name != user.display_name[:255]:
+            row.display_name = user.display_name[:255]
+            row.updated_at = now
+        return _Ctx(session=session, user=row, now=now, loaded=active)
 
     def _today(self, now: dt.datetime) -> dt.date:
         return now.astimezone(self.zone).date()
@@ -136,11 +145,14 @@ class Conversation:
             raise LookupError(f"program {app.program_id} is not served")
         return program
 
-    async def _active(self, ctx: _Ctx, *, lock: bool = True) -> Application | None:
+    async def _active(self, ctx: _Ctx) -> Application | None:
+        """The draft the user is filling in, if any (the user's row lock covers it)."""
         app_id = ctx.user.active_application_id
         if app_id is None:
             return None
-        app = await repo.get_application(ctx.session, application_id=app_id, for_update=lock)
+        app = ctx.loaded
+        if app is None or app.id != app_id:
+            app = await repo.get_application(ctx.session, application_id=app_id)
         if (
             app is None
             or app.status != ApplicationStatus.DRAFT.value
@@ -188,7 +200,7 @@ class Conversation:
         t = self.loc.t
         if name == "start":
             menu = self._menu(t("engine.welcome", name=ctx.user.display_name or ""))
-            app = await self._active(ctx, lock=False)
+            app = await self._active(ctx)
             if app is not None:
                 # A returning user sees where they are, so a typed answer is never a surprise.
                 walker = self._walker(app, ctx.now)
@@ -404,7 +416,7 @@ class Conversation:
         t = self.loc.t
         key = f"engine.unsupported.{kind}"
         text = t(key) if self.loc.has(key) else t("engine.unsupported.other")
-        app = await self._active(ctx, lock=False)
+        app = await self._active(ctx)
         if app is None:
             return self._menu(text)
         walker = self._walker(app, ctx.now)
@@ -425,7 +437,7 @@ class Conversation:
                 session, source=update_key[0], update_id=update_key[1], now=ctx.now
             ):
                 return await self._redelivered(ctx)
-            app = await self._active(ctx, lock=False)
+            app = await self._active(ctx)
             if app is None:
                 return self._menu(t("engine.no_active"))
             walker = self._walker(app, ctx.now)

@@ -9,6 +9,7 @@ and waiting for it instead of failing.  PostgreSQL (asyncpg) needs none of it.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,11 @@ SessionFactory = async_sessionmaker[AsyncSession]
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
+def _json_dumps(value: Any) -> str:
+    """JSON with Chinese text as itself, not ``\\uXXXX`` (half the bytes)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 def is_sqlite(url: str) -> bool:
     """Whether a database URL names a SQLite database."""
     return make_url(url).get_backend_name() == "sqlite"
@@ -40,10 +46,29 @@ def _ensure_sqlite_dir(url: str) -> None:
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """An async engine; SQLite gets WAL, a busy timeout and ``BEGIN IMMEDIATE``."""
     if not is_sqlite(url):
-        return create_async_engine(url, echo=echo, pool_pre_ping=True)
+        # Enough pooled connections for a busy bot: opening one costs ~150 ms.
+        return create_async_engine(
+            url,
+            echo=echo,
+            pool_pre_ping=True,
+            pool_size=20,
+            max_overflow=10,
+            json_serializer=_json_dumps,
+        )
     _ensure_sqlite_dir(url)
+    # One connection: every transaction takes SQLite's write lock anyway, and
+    # waiting in the pool's queue is fair and prompt, where extra connections
+    # would wait in SQLite's busy handler, which sleeps in growing steps.
+    # Sessions always end their transaction, so no reset is needed on return.
     engine = create_async_engine(
-        url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        url,
+        echo=echo,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
+        pool_reset_on_return=None,
+        json_serializer=_json_dumps,
     )
 
     @event.listens_for(engine.sync_engine, "connect")

@@ -50,6 +50,28 @@ async def get_or_create_user(
     return user
 
 
+async def load_user(
+    session: AsyncSession, *, channel: str, external_id: str, lock: bool = True
+) -> tuple[User | None, Application | None]:
+    """A user and their active application in one query.
+
+    ``lock`` takes the user's row for the transaction on PostgreSQL: every
+    change to a user's dialog goes through it, so one user's events are
+    applied one after another even across processes.
+    """
+    stmt = (
+        select(User, Application)
+        .outerjoin(Application, col(Application.id) == col(User.active_application_id))
+        .where(User.channel == channel, User.external_id == external_id)
+    )
+    if lock:
+        stmt = stmt.with_for_update(of=User)
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        return None, None
+    return row[0], row[1]
+
+
 async def get_application(
     session: AsyncSession, *, application_id: int, for_update: bool = False
 ) -> Application | None:

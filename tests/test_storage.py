@@ -27,6 +27,7 @@ from storage import repo
 from storage.db import SessionFactory, create_engine
 from storage.files import FileStore, sniff_mime
 from storage.migrate import alembic_config, current_revision, head_revision, upgrade_to_head
+from storage.models import User
 
 TABLES = {"users", "applications", "answer_events", "attachments", "processed_updates"}
 T0 = dt.datetime(2025, 3, 1, 8, 30, 15, 123456, tzinfo=dt.UTC)
@@ -530,3 +531,22 @@ async def test_update_ids_are_remembered_for_a_while_only(sessions: SessionFacto
         assert await repo.mark_update(s, source="telegram:1", update_id=9, now=T0) is True
         assert await repo.prune_updates(s, before=T0 + dt.timedelta(seconds=1)) == 1
         assert await repo.update_seen(s, source="telegram:1", update_id=5, now=later) is True
+
+
+async def test_load_user_brings_the_active_application_along(sessions: SessionFactory) -> None:
+    async with sessions.begin() as s:
+        assert await repo.load_user(s, channel="telegram", external_id="nobody") == (None, None)
+    user_id = await new_user(sessions)
+    app_id = await new_application(sessions, user_id)
+    async with sessions.begin() as s:
+        user = await s.get(User, user_id)
+        assert user is not None
+        found, active = await repo.load_user(s, channel=user.channel, external_id=user.external_id)
+        assert found is not None
+        assert found.id == user_id
+        assert active is None
+        found.active_application_id = app_id
+    async with sessions.begin() as s:
+        found, active = await repo.load_user(s, channel=user.channel, external_id=user.external_id)
+        assert active is not None
+        assert active.id == app_id
