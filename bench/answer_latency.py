@@ -29,7 +29,6 @@ round trips to the aiosqlite thread) and the time in aiogram around it.
     .venv/bin/python bench/answer_latency.py --quick
     .venv/bin/python bench/answer_latency.py --profile cprofile   # where the time goes
     .venv/bin/python bench/answer_latency.py --profile pyinstrument --profile-scenario crowd
-    .venv/bin/python bench/answer_latency.py --sqlite-pool-size 1   # try a one-connection pool
 """
 
 from __future__ import annotations
@@ -38,7 +37,6 @@ import argparse
 import asyncio
 import cProfile
 import datetime as dt
-import functools
 import itertools
 import json
 import logging
@@ -52,7 +50,6 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
@@ -78,9 +75,8 @@ from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import Update
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-import storage.db
 from bot.app import create_dispatcher
 from bot.callbacks import DialogCallback
 from dialogs.service import Conversation
@@ -500,17 +496,7 @@ async def run_backend(kind: str, url: str, args: argparse.Namespace, tmp: Path) 
         data_dir=tmp / f"data-{kind}",
         locale="zh-CN",
     )
-    if kind == "sqlite" and args.sqlite_pool_size:
-        # An experiment, not the product's setting: the engine of storage.db with a pool
-        # of that many connections (SQLAlchemy's default is 5 plus 10 overflow).
-        sized = functools.partial(
-            create_async_engine, pool_size=args.sqlite_pool_size, max_overflow=0
-        )
-        with mock.patch.object(storage.db, "create_async_engine", sized):
-            conversation, engine = await build_conversation(settings)
-        kind = f"sqlite pool={args.sqlite_pool_size}"
-    else:
-        conversation, engine = await build_conversation(settings)
+    conversation, engine = await build_conversation(settings)
     try:
         return await _measure(kind, conversation, engine, settings, args)
     finally:
@@ -614,12 +600,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         f"is created and dropped; without URL ${PG_ENV} or the local default",
     )
     parser.add_argument("--no-sqlite", action="store_true", help="skip SQLite")
-    parser.add_argument(
-        "--sqlite-pool-size",
-        type=int,
-        metavar="N",
-        help="experiment: run SQLite with a pool of N connections and no overflow",
-    )
     parser.add_argument(
         "--quick", action="store_true", help="smoke mode: 10 users, 5 answers, 2 rounds"
     )
