@@ -20,7 +20,6 @@ import statistics
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,62 +34,17 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from dialogs.engine import Walker  # noqa: E402
 from dialogs.i18n import Locale  # noqa: E402
 from dialogs.render import suggestions  # noqa: E402
-from dialogs.schema import Program, QType, Question  # noqa: E402
+from dialogs.schema import Program, QType  # noqa: E402
 from dialogs.ui import Action  # noqa: E402
+from tests.walkthrough import LONG_PARAGRAPH, Press, Text, text_for  # noqa: E402
 
 PG_ENV = "STUDIOBOT_BENCH_DATABASE_URL"
 PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
-# About 60 characters.  A long answer is sent as messages of four of them
-# (about 240 characters each), as a user pasting paragraphs would.
-LONG_PARAGRAPH = (
-    "本工作室围绕生产中的重点难点问题开展技术攻关，组织师带徒和技能培训，"
-    "近两年完成创新项目多项，取得了良好的经济效益和社会效益。"
-)
+# A long answer is sent as messages of four paragraphs (about 240 characters
+# each), as a user pasting paragraphs would.
 LONG_MESSAGE = LONG_PARAGRAPH * 4
-
-
-# --------------------------------------------------------------------------- moves
-@dataclass(frozen=True)
-class Text:
-    """A typed message."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class Press:
-    """A pressed inline button."""
-
-    action: Action
-    arg: int = 0
-
-
 Move = Text | Press
-
-
-def text_for(q: Question, today: dt.date) -> str:
-    """A valid typed answer for a question parsed from text."""
-    t = q.type
-    if t is QType.TEXT:
-        if any(word in q.label for word in ("姓名", "负责人", "带头人", "领衔人")):
-            return "张伟"
-        return f"{q.label[:12]}示例"
-    if t is QType.INTEGER:
-        low = int(q.min) if q.min is not None else 0
-        high = int(q.max) if q.max is not None else 10_000
-        return str(min(max(30 if "人数" in q.label or "总数" in q.label else 5, low), high))
-    if t is QType.NUMBER:
-        return "35.5"
-    if t is QType.MONEY:
-        return "12.5"
-    if t is QType.YEARMONTH:
-        return "1985年3月"
-    if t is QType.DATE:
-        return (today - dt.timedelta(days=400)).strftime("%Y%m%d")
-    if t is QType.PHONE:
-        return "0411-82610410"
-    raise ValueError(f"no typed answer for {t}")
 
 
 class Applicant:
@@ -166,7 +120,7 @@ class Applicant:
         if target.type in (QType.PHOTO, QType.FILE):
             raise ValueError(f"{self.program.id} asks for an upload; pick another program")
         del value
-        return Text(text_for(target, self.today))
+        return Text(text_for(target))
 
     def apply(self, move: Move) -> None:
         """Mirror what the engine does with ``move`` (submission ends the walk)."""

@@ -68,7 +68,7 @@ def text_for(q: Question) -> str:
     """A valid typed answer for a text-parsed question."""
     t = q.type
     if t is QType.TEXT:
-        if "姓名" in q.label or "负责人" in q.label or "带头人" in q.label:
+        if any(word in q.label for word in ("姓名", "负责人", "带头人", "领衔人")):
             return "张伟"
         return f"{q.label[:12]}示例"
     if t is QType.INTEGER:
