@@ -103,3 +103,31 @@ def test_chat_is_scriptable_and_resumes(tmp_path: Path) -> None:
     assert "欢迎回来" in second.stdout
     assert "第 3/8 题" in second.stdout
     assert "已完成 2/8 题" in second.stdout
+
+
+async def test_terminal_turns_numbers_paths_and_commands_into_events(tmp_path: Path) -> None:
+    import io
+
+    from dialogs.i18n import Locale
+    from dialogs.ui import Action, Button, ButtonIn, CommandIn, FileIn, Reply, TextIn, UserRef
+    from studiobot.terminal import Terminal
+    from tests.walkthrough import png
+
+    photo = tmp_path / "studio.png"
+    photo.write_bytes(png(1))
+    term = Terminal(
+        conversation=None, user=UserRef("terminal", "me"), out=io.StringIO(), locale=Locale()
+    )  # type: ignore[arg-type]
+    choice = Reply("性别", [[Button("男", Action.CHOOSE, 0), Button("女", Action.CHOOSE, 1)]], 7, 3)
+    term.last = choice
+    assert term.parse("2\n") == ButtonIn(Action.CHOOSE, 1, 7, 3)
+    assert term.parse("/apply\n") == CommandIn("apply")
+    typed = Reply("人数", [[Button("上一步", Action.BACK)]], 7, 4, expects_text=True)
+    term.last = typed
+    assert term.parse("1\n") == TextIn("1")  # a number is an answer where text is expected
+    assert term.parse("#1\n") == ButtonIn(Action.BACK, 0, 7, 4)
+    assert term.parse("#9\n") is None  # no such button: said, not sent
+    event = term.parse(f"{photo}\n")
+    assert isinstance(event, FileIn)
+    assert (event.kind, event.mime_type, event.size) == ("photo", "image/png", len(png(1)))
+    assert await event.fetch() == png(1)
