@@ -10,6 +10,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
 from dialogs.i18n import Locale
 from dialogs.loader import DefinitionError, load_program
 from storage.migrate import upgrade_to_head
@@ -81,7 +85,14 @@ async def _chat(settings: Settings, user: str | None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``studiobot`` console script."""
     args = _parser().parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "STUDIOBOT_" + "_".join(str(part) for part in error["loc"]).upper()
+            message = error["msg"].removeprefix("Value error, ")
+            print(Locale().t("cli.bad_setting", name=name, message=message), file=sys.stderr)
+        return 2
     loc = Locale(settings.locale)
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8")
@@ -96,7 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _programs_check(args.files, loc)
         if args.command == "db":
             asyncio.run(upgrade_to_head(settings.database_url))
-            print(loc.t("cli.db_upgraded", url=settings.database_url))
+            url = make_url(settings.database_url).render_as_string(hide_password=True)
+            print(loc.t("cli.db_upgraded", url=url))
             return 0
         if args.command == "chat":
             asyncio.run(_chat(settings, args.user))
@@ -112,6 +124,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(loc.t("cli.definition_error"), file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
+        return 1
+    except (OSError, SQLAlchemyError) as exc:
+        # An unreachable or unusable database: say which, without a traceback.
+        url = make_url(settings.database_url).render_as_string(hide_password=True)
+        print(loc.t("cli.database_error", url=url, error=exc), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

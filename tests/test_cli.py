@@ -131,3 +131,19 @@ async def test_terminal_turns_numbers_paths_and_commands_into_events(tmp_path: P
     assert isinstance(event, FileIn)
     assert (event.kind, event.mime_type, event.size) == ("photo", "image/png", len(png(1)))
     assert await event.fetch() == png(1)
+
+
+def test_bad_settings_and_an_unreachable_database_get_one_clear_line(tmp_path: Path) -> None:
+    zone = studiobot("chat", cwd=tmp_path, env={"STUDIOBOT_TIMEZONE": "Mars/Base"})
+    assert zone.returncode == 2
+    assert zone.stderr.strip() == (
+        "配置有误：STUDIOBOT_TIMEZONE：unknown time zone 'Mars/Base' (for example Asia/Shanghai)"
+    )
+    url = "postgresql://someone:secret@127.0.0.1:1/nothing"
+    down = studiobot("db", "upgrade", cwd=tmp_path, env={"STUDIOBOT_DATABASE_URL": url})
+    assert down.returncode == 1
+    assert down.stderr.startswith(
+        "无法使用数据库 postgresql+asyncpg://someone:***@127.0.0.1:1/nothing"
+    )
+    assert "secret" not in down.stderr
+    assert "Traceback" not in down.stderr
