@@ -116,9 +116,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if settings.bot_token is None or not settings.bot_token.get_secret_value():
             print(loc.t("cli.no_token"), file=sys.stderr)
             return 2
+        from aiogram.exceptions import AiogramError
+
         from bot.app import run_polling, run_webhook
 
-        asyncio.run(run_webhook(settings) if args.webhook else run_polling(settings))
+        try:
+            asyncio.run(run_webhook(settings) if args.webhook else run_polling(settings))
+        except AiogramError as exc:  # token refused, server unreachable at start
+            print(
+                loc.t("cli.telegram_error", url=settings.telegram_api_url, error=exc),
+                file=sys.stderr,
+            )
+            return 1
         return 0
     except DefinitionError as exc:
         print(loc.t("cli.definition_error"), file=sys.stderr)
