@@ -9,6 +9,7 @@ and waiting for it instead of failing.  PostgreSQL (asyncpg) needs none of it.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from storage import sqlite_inline
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
@@ -60,10 +63,14 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     # waiting in the pool's queue is fair and prompt, where extra connections
     # would wait in SQLite's busy handler, which sleeps in growing steps.
     # Sessions always end their transaction, so no reset is needed on return.
+    # Calls run on the event loop; only lock waits go to a thread (see sqlite_inline).
+    database = make_url(url).database or ":memory:"
     engine = create_async_engine(
         url,
         echo=echo,
-        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        async_creator=functools.partial(
+            sqlite_inline.connect, database, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS
+        ),
         pool_size=1,
         max_overflow=0,
         pool_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
@@ -77,7 +84,6 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()

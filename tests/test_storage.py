@@ -550,3 +550,43 @@ async def test_load_user_brings_the_active_application_along(sessions: SessionFa
         found, active = await repo.load_user(s, channel=user.channel, external_id=user.external_id)
         assert active is not None
         assert active.id == app_id
+
+
+async def test_sqlite_lock_of_another_process_is_awaited_off_the_event_loop(
+    tmp_path: Path,
+) -> None:
+    """Calls run on the loop, but waiting for another process's write lock must not
+    freeze it: the wait moves to the worker thread and the write then succeeds."""
+    import sqlite3
+
+    from storage.db import session_factory
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/locked.db"
+    await upgrade_to_head(url)
+    engine = create_engine(url)
+    other = sqlite3.connect(tmp_path / "locked.db", isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    running = asyncio.create_task(ticker())
+    asyncio.get_running_loop().call_later(0.3, other.execute, "COMMIT")
+    try:
+        started = asyncio.get_running_loop().time()
+        async with session_factory(engine).begin() as s:
+            await repo.get_or_create_user(s, channel="t", external_id="1", display_name="", now=T0)
+        waited = asyncio.get_running_loop().time() - started
+        assert waited >= 0.25  # it did wait for the other process
+        assert ticks >= 15  # and the loop kept running meanwhile
+        async with session_factory(engine)() as s:
+            found, _ = await repo.load_user(s, channel="t", external_id="1")
+            assert found is not None
+    finally:
+        running.cancel()
+        other.close()
+        await engine.dispose()
