@@ -54,8 +54,9 @@ async def on_button(
 ) -> None:
     outcome = await ask(conversation, query.from_user, callback_data.to_event(), update_key)
     await quietly(query.answer(outcome.toast), "answering the button")
-    await _remove_keyboard(bot, query)
     await send_replies(bot, _chat_id(query), outcome.replies)
+    # Cosmetic, so after the replies: the user sees the next question one round trip sooner.
+    await _remove_keyboard(bot, query)
 
 
 async def on_unreadable(query: CallbackQuery, bot: Bot, texts: Locale) -> None:
