@@ -79,6 +79,11 @@ class Conversation:
         self.loc = Locale(locale)
         self._programs = list(registry)
 
+    # Transactions are written ``async with self.sessions() as session, session.begin()``:
+    # the commit then runs in the caller's task and gives the connection back at
+    # once.  (``sessions.begin()`` finishes in a task of its own, holding the only
+    # SQLite connection for a few loop iterations while other users queue for it.)
+
     # ------------------------------------------------------------------ entry point
     async def handle(
         self, user: UserRef, event: Inbound, *, update_key: tuple[str, int] | None = None
@@ -86,7 +91,7 @@ class Conversation:
         """Handle one event; everything it changed is committed when this returns."""
         if isinstance(event, FileIn):
             return await self._handle_file(user, event, update_key)
-        async with self.sessions.begin() as session:
+        async with self.sessions() as session, session.begin():
             ctx = await self._context(session, user)
             if update_key is not None and not await repo.mark_update(
                 session, source=update_key[0], update_id=update_key[1], now=ctx.now
@@ -429,7 +434,7 @@ class Conversation:
         """Check, download and store an upload without holding a write transaction
         during the download, then record it in a second, short transaction."""
         t = self.loc.t
-        async with self.sessions.begin() as session:
+        async with self.sessions() as session, session.begin():
             ctx = await self._context(session, user)
             # Only looked at here: the update is marked with the attachment, so a
             # crash during the download leaves it unhandled and Telegram sends it again.
@@ -458,7 +463,7 @@ class Conversation:
         mime = sniff_mime(data)
         if mime == "application/octet-stream" and event.mime_type:
             mime = event.mime_type
-        async with self.sessions.begin() as session:
+        async with self.sessions() as session, session.begin():
             ctx = await self._context(session, user)
             if update_key is not None and not await repo.mark_update(
                 session, source=update_key[0], update_id=update_key[1], now=ctx.now
