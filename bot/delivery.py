@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from aiogram import Bot
 from aiogram.exceptions import AiogramError, TelegramForbiddenError
-from aiogram.types import User
+from aiogram.types import Message, User
 
 from bot.keyboards import reply_markup
 from dialogs.ui import Inbound, Outcome, Reply, UserRef
@@ -49,6 +49,20 @@ async def ask(
 ) -> Outcome:
     """Hand one event to the engine; it has committed everything when this returns."""
     return await conversation.handle(user_ref(user), event, update_key=update_key)
+
+
+async def answer_message(
+    message: Message,
+    event: Inbound,
+    bot: Bot,
+    conversation: Converses,
+    update_key: tuple[str, int] | None,
+) -> None:
+    """Hand the event a message carries to the engine and reply in the same chat."""
+    if message.from_user is None:
+        return
+    outcome = await ask(conversation, message.from_user, event, update_key)
+    await send_replies(bot, message.chat.id, outcome.replies)
 
 
 async def send_replies(bot: Bot, chat_id: int, replies: list[Reply]) -> None:

@@ -12,7 +12,7 @@ from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
-from bot.delivery import Converses, ask, send_replies
+from bot.delivery import Converses, answer_message
 from dialogs.ui import CommandIn
 
 # The commands advertised in the Telegram menu, in menu order.
@@ -34,11 +34,8 @@ async def on_command(
     conversation: Converses,
     update_key: tuple[str, int] | None,
 ) -> None:
-    if message.from_user is None:
-        return
     event = CommandIn(name=command.command.lower())
-    outcome = await ask(conversation, message.from_user, event, update_key)
-    await send_replies(bot, message.chat.id, outcome.replies)
+    await answer_message(message, event, bot, conversation, update_key)
 
 
 async def on_unknown_command(
@@ -47,8 +44,7 @@ async def on_unknown_command(
     conversation: Converses,
     update_key: tuple[str, int] | None,
 ) -> None:
-    if message.from_user is None or message.text is None:
+    if message.text is None:
         return
     name = message.text[1:].split(maxsplit=1)[0].split("@", 1)[0].lower()
-    outcome = await ask(conversation, message.from_user, CommandIn(name=name), update_key)
-    await send_replies(bot, message.chat.id, outcome.replies)
+    await answer_message(message, CommandIn(name=name), bot, conversation, update_key)

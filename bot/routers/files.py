@@ -13,7 +13,7 @@ from aiogram import Bot, F, Router
 from aiogram.enums import ChatType, ContentType
 from aiogram.types import Message
 
-from bot.delivery import Converses, ask, send_replies
+from bot.delivery import Converses, answer_message
 from dialogs.ui import FileIn
 
 
@@ -44,7 +44,7 @@ async def on_photo(
     conversation: Converses,
     update_key: tuple[str, int] | None,
 ) -> None:
-    if message.from_user is None or not message.photo:
+    if not message.photo:
         return
     # Telegram sends several sizes of one photo; the largest is the original.
     largest = max(message.photo, key=lambda size: (size.width * size.height, size.file_size or 0))
@@ -56,8 +56,7 @@ async def on_photo(
         source_ref=largest.file_id,
         fetch=downloader(bot, largest.file_id),
     )
-    outcome = await ask(conversation, message.from_user, event, update_key)
-    await send_replies(bot, message.chat.id, outcome.replies)
+    await answer_message(message, event, bot, conversation, update_key)
 
 
 async def on_document(
@@ -67,7 +66,7 @@ async def on_document(
     update_key: tuple[str, int] | None,
 ) -> None:
     document = message.document
-    if message.from_user is None or document is None:
+    if document is None:
         return
     event = FileIn(
         kind="document",
@@ -77,5 +76,4 @@ async def on_document(
         source_ref=document.file_id,
         fetch=downloader(bot, document.file_id),
     )
-    outcome = await ask(conversation, message.from_user, event, update_key)
-    await send_replies(bot, message.chat.id, outcome.replies)
+    await answer_message(message, event, bot, conversation, update_key)

@@ -15,7 +15,7 @@ from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.types import Message, ReplyParameters
 
-from bot.delivery import Converses, ask, send_replies
+from bot.delivery import Converses, answer_message
 from dialogs.i18n import Locale
 from dialogs.ui import UnsupportedIn
 
@@ -42,11 +42,8 @@ async def on_unsupported(
     conversation: Converses,
     update_key: tuple[str, int] | None,
 ) -> None:
-    if message.from_user is None:
-        return
     event = UnsupportedIn(kind=content_kind(message))
-    outcome = await ask(conversation, message.from_user, event, update_key)
-    await send_replies(bot, message.chat.id, outcome.replies)
+    await answer_message(message, event, bot, conversation, update_key)
 
 
 async def on_edited(message: Message, bot: Bot, texts: Locale) -> None:

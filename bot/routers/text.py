@@ -6,7 +6,7 @@ from aiogram import Bot, F, Router
 from aiogram.enums import ChatType, ContentType
 from aiogram.types import Message
 
-from bot.delivery import Converses, ask, send_replies
+from bot.delivery import Converses, answer_message
 from dialogs.ui import TextIn
 
 
@@ -23,7 +23,6 @@ async def on_text(
     conversation: Converses,
     update_key: tuple[str, int] | None,
 ) -> None:
-    if message.from_user is None or message.text is None:
+    if message.text is None:
         return
-    outcome = await ask(conversation, message.from_user, TextIn(text=message.text), update_key)
-    await send_replies(bot, message.chat.id, outcome.replies)
+    await answer_message(message, TextIn(text=message.text), bot, conversation, update_key)
