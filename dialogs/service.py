@@ -455,12 +455,18 @@ class Conversation:
             revision = app.revision
             app_id = app.id or 0
             current = self._replies(walker.screens(), app)
+        data: bytes | None
         try:
             data = await event.fetch()
         except Exception:
-            log.exception("download of %s failed", event.source_ref)
-            return Outcome(replies=[Reply(text=t("engine.upload.failed")), *current])
-        mime = sniff_mime(data)
+            if event.kind != "photo":
+                log.exception("download of %s failed", event.source_ref)
+                return Outcome(replies=[Reply(text=t("engine.upload.failed")), *current])
+            # The messenger holds the photo (always a JPEG, its size already checked):
+            # keep it by reference and fetch the bytes later, rather than stop the user.
+            log.warning("photo %s not downloadable now; kept by reference", event.source_ref)
+            data = None
+        mime = event.mime_type if data is None else sniff_mime(data)
         if mime == "application/octet-stream" and event.mime_type:
             mime = event.mime_type
         async with self.sessions() as session, session.begin():
@@ -473,14 +479,22 @@ class Conversation:
             if app is None or app.id != app_id or app.revision != revision:
                 return Outcome(replies=[Reply(text=t("engine.upload.moved_on"))])
             walker = self._walker(app, ctx.now)
-            if len(data) > limit:
+            if data is not None and len(data) > limit:
                 return self._upload_refused(walker, app, "engine.upload.too_big")
             if not walker.accepts_mime(mime):
                 return self._upload_refused(walker, app, "engine.upload.wrong_type")
-            stored = await self.files.save(data, suffix=_suffix(mime, event.file_name))
+            stored = (
+                None
+                if data is None
+                else await self.files.save(data, suffix=_suffix(mime, event.file_name))
+            )
             target, value, _ = walker.target()
             earlier = await repo.get_attachments(session, ids=list(value or []))
-            if any(a.sha256 == stored.sha256 for a in earlier):
+            if any(
+                (stored is not None and a.sha256 == stored.sha256)
+                or (stored is None and a.source_ref == event.source_ref)
+                for a in earlier
+            ):
                 return self._upload_refused(walker, app, "engine.upload.duplicate")
             att = await repo.add_attachment(
                 session,
@@ -489,9 +503,9 @@ class Conversation:
                 kind=event.kind,
                 file_name=event.file_name,
                 mime_type=mime,
-                size=stored.size,
-                sha256=stored.sha256,
-                storage_path=stored.path,
+                size=stored.size if stored else event.size or 0,
+                sha256=stored.sha256 if stored else "",
+                storage_path=stored.path if stored else "",  # empty: not downloaded yet
                 source_ref=event.source_ref,
                 now=ctx.now,
             )

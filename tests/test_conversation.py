@@ -172,9 +172,13 @@ def fetch_of(data: bytes, calls: list[int] | None = None) -> Callable[[], Awaita
     return fetch
 
 
-def png_in(size: int | None = None, fetch: Callable[[], Awaitable[bytes]] | None = None) -> FileIn:
+def png_in(
+    size: int | None = None,
+    fetch: Callable[[], Awaitable[bytes]] | None = None,
+    kind: str = "photo",
+) -> FileIn:
     return FileIn(
-        kind="photo",
+        kind=kind,
         file_name="studio.png",
         mime_type="image/png",
         size=len(PNG) if size is None else size,
@@ -446,7 +450,8 @@ async def test_a_failed_download_loses_nothing(
     async def broken() -> bytes:
         raise ConnectionError("telegram went away")
 
-    out = await send(conv, png_in(fetch=broken))
+    # A document must be downloaded (its type is read from its bytes).
+    out = await send(conv, png_in(fetch=broken, kind="document"))
     assert out.replies[0].text == "文件下载失败，请稍后重新发送。已保存的回答不受影响。"
     assert "【工作室照片】" in last(out).text  # the question again, with its buttons
     assert any(b[1] is Action.SAVE_EXIT for b in buttons(last(out)))
@@ -639,10 +644,30 @@ async def test_a_photo_update_is_marked_only_with_its_attachment(
     async def broken() -> bytes:
         raise ConnectionError("telegram went away")
 
-    await send(conv, png_in(fetch=broken), key=("telegram", 77))
+    await send(conv, png_in(fetch=broken, kind="document"), key=("telegram", 77))
     out = await send(conv, png_in(), key=("telegram", 77))
     assert not out.duplicate
     assert len((await only(sessions)).answers["photos"]) == 1
     again = await send(conv, png_in(), key=("telegram", 77))
     assert again.duplicate
     assert len((await only(sessions)).answers["photos"]) == 1
+
+
+async def test_a_photo_that_cannot_be_downloaded_now_is_kept_by_reference(
+    conv: Conversation, sessions: SessionFactory
+) -> None:
+    """The messenger holds the photo: the user goes on, the bytes come later."""
+    await to_photos(conv)
+
+    async def unavailable() -> bytes:
+        raise ConnectionError("the Bot API server serves no files")
+
+    out = await send(conv, png_in(fetch=unavailable))
+    assert last(out).text.startswith("已收到第 1 个")
+    ids = (await only(sessions)).answers["photos"]
+    async with sessions() as s:
+        (att,) = await repo.get_attachments(s, ids=ids)
+    assert (att.storage_path, att.sha256, att.source_ref) == ("", "", "tg-file-1")
+    assert att.size == len(PNG)
+    out = await send(conv, png_in(fetch=unavailable))
+    assert out.replies[0].text == "这个文件已经收到过了，请发送另一张照片或另一个文件。"
