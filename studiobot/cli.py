@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -128,13 +129,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 1
+        except ValueError as exc:  # webhook mode without its URL or secret
+            print(loc.t("cli.bad_run", error=exc), file=sys.stderr)
+            return 2
         return 0
     except DefinitionError as exc:
         print(loc.t("cli.definition_error"), file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 1
-    except (OSError, SQLAlchemyError) as exc:
+    except (ConnectionError, socket.gaierror, SQLAlchemyError) as exc:
         # An unreachable or unusable database: say which, without a traceback.
         url = make_url(settings.database_url).render_as_string(hide_password=True)
         print(loc.t("cli.database_error", url=url, error=exc), file=sys.stderr)

@@ -147,3 +147,9 @@ def test_bad_settings_and_an_unreachable_database_get_one_clear_line(tmp_path: P
     )
     assert "secret" not in down.stderr
     assert "Traceback" not in down.stderr
+
+
+def test_webhook_mode_without_its_url_says_so(tmp_path: Path) -> None:
+    result = studiobot("run", "--webhook", cwd=tmp_path, env={"STUDIOBOT_BOT_TOKEN": "1:x"})
+    assert result.returncode == 2
+    assert result.stderr.strip() == "无法启动：STUDIOBOT_WEBHOOK_URL is not set"
