@@ -138,8 +138,18 @@ _NUMBER_RE = re.compile(
 _PREFIXES = ("共计", "合计", "总计", "一共", "共", "人民币", "rmb", "¥")
 _SQUARE_METRES = re.compile(r"(?:m\^?2|平米|平方)$", re.IGNORECASE)
 _CN_DIGITS = {
-    "零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4,
-    "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
 }
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 _CN_NUMBER_RE = re.compile(r"(?P<num>[零〇一二两三四五六七八九十百千万]+)\s*(?P<suffix>\D*)")
@@ -161,7 +171,7 @@ def _strip_prefixes(s: str) -> str:
         changed = False
         for prefix in _PREFIXES:
             if s.casefold().startswith(prefix):
-                s = s[len(prefix):].lstrip(" :")
+                s = s[len(prefix) :].lstrip(" :")
                 changed = True
     return s
 
@@ -205,7 +215,7 @@ def _chinese_int(text: str) -> int | None:
 
 
 def _apply_multiplier(question: Question, value: Decimal, suffix: str) -> Decimal:
-    """"3万人" → 30000 unless the question's own unit starts with 万 (e.g. 万元)."""
+    """ "3万人" → 30000 unless the question's own unit starts with 万 (e.g. 万元)."""
     unit = _unit_of(question)
     for word, factor in (("万", 4), ("亿", 8)):
         if suffix.startswith(word) and not unit.startswith(word):
@@ -242,10 +252,24 @@ def _parse_number(question: Question, text: str) -> str:
 
 # suffix (lower case, without a final 整) → power of ten to reach 万元
 _MONEY_SUFFIXES = {
-    "": 0, "万": 0, "万元": 0, "万块": 0, "w": 0, "万人民币": 0, "万元人民币": 0,
-    "元": -4, "块": -4, "块钱": -4, "元人民币": -4, "rmb": -4, "yuan": -4,
-    "千元": -1, "千": -1, "k": -1,
-    "亿": 4, "亿元": 4,
+    "": 0,
+    "万": 0,
+    "万元": 0,
+    "万块": 0,
+    "w": 0,
+    "万人民币": 0,
+    "万元人民币": 0,
+    "元": -4,
+    "块": -4,
+    "块钱": -4,
+    "元人民币": -4,
+    "rmb": -4,
+    "yuan": -4,
+    "千元": -1,
+    "千": -1,
+    "k": -1,
+    "亿": 4,
+    "亿元": 4,
 }
 
 
@@ -336,7 +360,7 @@ def _landline(groups: list[str]) -> str | None:
         area = digits[:3]
     else:
         area = digits[:4]
-    local = digits[len(area):]
+    local = digits[len(area) :]
     if _AREA_RE.fullmatch(area) and _LOCAL_RE.fullmatch(local):
         return f"{area}-{local}"
     return None
@@ -350,7 +374,7 @@ def _parse_phone(text: str) -> str:
         ext, s = m.group(1), s[: m.start()].strip()
     intl = _INTL_RE.match(s)
     if intl is not None:
-        s = s[intl.end():]
+        s = s[intl.end() :]
     if not re.fullmatch(r"[\d .-]+", s):
         raise InvalidAnswer("validation.phone")
     groups = re.findall(r"\d+", s)
@@ -437,12 +461,47 @@ def _parse_multichoice(question: Question, text: str) -> list[JSONValue]:
 # --------------------------------------------------------------------------- yes / no
 
 _YES = {
-    "是", "是的", "有", "有的", "对", "对的", "好", "好的", "确认", "需要", "要", "同意",
-    "yes", "y", "true", "t", "1", "ok", "√", "✓", "✔",
+    "是",
+    "是的",
+    "有",
+    "有的",
+    "对",
+    "对的",
+    "好",
+    "好的",
+    "确认",
+    "需要",
+    "要",
+    "同意",
+    "yes",
+    "y",
+    "true",
+    "t",
+    "1",
+    "ok",
+    "√",
+    "✓",
+    "✔",
 }
 _NO = {
-    "否", "不", "不是", "没有", "没", "无", "不对", "不要", "不需要", "不同意",
-    "no", "n", "false", "f", "0", "×", "✗", "✘",
+    "否",
+    "不",
+    "不是",
+    "没有",
+    "没",
+    "无",
+    "不对",
+    "不要",
+    "不需要",
+    "不同意",
+    "no",
+    "n",
+    "false",
+    "f",
+    "0",
+    "×",
+    "✗",
+    "✘",
 }
 
 

@@ -612,7 +612,8 @@ class Walker:
         files = [*list(value or []), attachment_id]
         self._set(files)
         if target.max_files is not None and len(files) >= target.max_files:
-            self.step.toast = self.loc.t("engine.upload.complete", count=len(files))
+            # Said as a message, not a toast: a photo is no button press.
+            self.step.screens.append(Screen(self.loc.t("engine.upload.complete", count=len(files))))
             self.advance()
             self.show()
         else:

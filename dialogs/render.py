@@ -230,20 +230,17 @@ def need_phrase(w: Walker, target: Question) -> str:
 
 
 def upload_progress(w: Walker, target: Question, count: int) -> Screen:
+    """After each file: how many are in, how many are needed, and the way on."""
     t = w.loc.t
     need = target.min_files or (1 if target.required else 0)
-    text = t("engine.upload.received", count=count, need=need_phrase(w, target))
-    buttons = []
     if count >= need:
-        buttons.append(
-            [
-                Button(t("engine.btn.done"), Action.DONE),
-                Button(t("engine.btn.clear_files"), Action.CLEAR),
-            ]
-        )
+        text = t("engine.upload.received", count=count, need=need_phrase(w, target))
+        row = [Button(t("engine.btn.done"), Action.DONE)]
     else:
-        buttons.append([Button(t("engine.btn.clear_files"), Action.CLEAR)])
-    return _screen(text, buttons)
+        text = t("engine.upload.received_more", count=count, left=need - count)
+        row = []
+    row.append(Button(t("engine.btn.clear_files"), Action.CLEAR))
+    return _screen(text, [row, *_nav(w, target, None)])
 
 
 def group_menu(w: Walker) -> Screen:

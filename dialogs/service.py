@@ -493,6 +493,9 @@ class Conversation:
             if any(
                 (stored is not None and a.sha256 == stored.sha256)
                 or (stored is None and a.source_ref == event.source_ref)
+                # Telegram may give the same photo a new file id; a photo's name
+                # carries its stable unique id.
+                or (stored is None and a.kind == "photo" and a.file_name == event.file_name)
                 for a in earlier
             ):
                 return self._upload_refused(walker, app, "engine.upload.duplicate")

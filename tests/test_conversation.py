@@ -422,7 +422,7 @@ async def test_a_photo_is_stored_as_an_attachment_and_its_id_answered(
     assert "【工作室照片】" in last(out).text
 
     out = await send(conv, png_in())
-    assert last(out).text == "已收到第 1 个（需要 1–2 个）。可继续发送，够了点「完成」。"
+    assert last(out).text == "已收到第 1 个（需要 1–2 个）。可继续发送，或点「完成」。"
     app = await only(sessions)
     assert app.cursor["q"] == "photos"
     ids = app.answers["photos"]
@@ -573,7 +573,7 @@ async def test_submit_is_refused_while_an_answer_is_missing_then_accepted(
 
     out = await press(conv, last(out), Action.SUBMIT)
     assert last(out).text.startswith(
-        "✅ 已提交「甲市总工会 · 劳模创新工作室」！\n申报将先送 区总工会 审核"
+        "✅ 已提交「甲市总工会 · 劳模创新工作室」！\n接下来依次由以下各级签署意见：区总工会"
     )
     assert "区总工会 → 甲市总工会" in last(out).text
     app = await only(sessions)
@@ -586,13 +586,13 @@ async def test_submit_is_refused_while_an_answer_is_missing_then_accepted(
     out = await send(conv, CommandIn("status"))
     assert out.replies[0].text.splitlines() == [
         "我的申报：",
-        "1. 甲市总工会 · 劳模创新工作室 — 已于 2025-06-18 提交，等待 区总工会 审核",
+        "1. 甲市总工会 · 劳模创新工作室 — 已于 2025-06-18 提交，等待 区总工会 签署意见",
     ]
     # picking the program again shows where it stands instead of a new draft
     menu = await send(conv, CommandIn("apply"))
     assert buttons(last(menu))[0][0] == "甲市总工会 · 劳模创新工作室（已提交）"
     out = await press(conv, last(menu), Action.PICK_PROGRAM, 0)
-    assert "等待 区总工会 审核" in out.replies[0].text
+    assert "等待 区总工会 签署意见" in out.replies[0].text
     assert len(await stored(sessions)) == 1
 
     # a submitted application is no longer answered by typing

@@ -780,13 +780,13 @@ def test_uploads_collect_and_advance_at_max_files(tmp_path: Path) -> None:
 
     step = run.upload(7)
     assert step.events == [("photos", [7])]
-    assert step.screens[-1].text == "已收到第 1 个（需要 1–2 个）。可继续发送，够了点「完成」。"
+    assert step.screens[-1].text == "已收到第 1 个（需要 1–2 个）。可继续发送，或点「完成」。"
     assert run.at == "photos"
     assert has(step.screens[-1], Action.DONE)
 
     step = run.upload(8)
     assert run.answers["photos"] == [7, 8]
-    assert step.toast == "已收到 2 个，本题完成"
+    assert step.screens[0].text == "已收到 2 个，本题完成。"  # a message: photos are no button press
     assert run.at == "proof"
     assert "【证明材料】（选填）" in step.screens[-1].text
 
