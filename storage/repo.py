@@ -7,9 +7,10 @@ history row and the processed-update marker land together or not at all.
 from __future__ import annotations
 
 import datetime as dt
+from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, func
+from sqlalchemy import bindparam, delete, func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,6 +51,41 @@ async def get_or_create_user(
     return user
 
 
+# The statements run on every event are built once, on first use: building a
+# statement and its cache key costs more than SQLite takes to run it.
+
+
+@cache
+def _load_user_statement(lock: bool) -> Any:
+    stmt = (
+        select(User, Application)
+        .outerjoin(Application, col(Application.id) == col(User.active_application_id))
+        .where(User.channel == bindparam("channel"), User.external_id == bindparam("external_id"))
+    )
+    return stmt.with_for_update(of=User) if lock else stmt
+
+
+@cache
+def _mark_update_statement(dialect: str) -> Any:
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    # On the table, not the ORM class: with parameters passed separately the ORM
+    # would take it for a bulk insert and report no row count.
+    table = ProcessedUpdate.__table__  # type: ignore[attr-defined]
+    return (
+        insert(table)
+        .values(
+            source=bindparam("source"),
+            update_id=bindparam("update_id"),
+            processed_at=bindparam("now"),
+        )
+        .on_conflict_do_update(
+            index_elements=["source", "update_id"],
+            set_={"processed_at": bindparam("now")},
+            where=table.c.processed_at < bindparam("cutoff"),
+        )
+    )
+
+
 async def load_user(
     session: AsyncSession, *, channel: str, external_id: str, lock: bool = True
 ) -> tuple[User | None, Application | None]:
@@ -59,14 +95,9 @@ async def load_user(
     change to a user's dialog goes through it, so one user's events are
     applied one after another even across processes.
     """
-    stmt = (
-        select(User, Application)
-        .outerjoin(Application, col(Application.id) == col(User.active_application_id))
-        .where(User.channel == channel, User.external_id == external_id)
-    )
-    if lock:
-        stmt = stmt.with_for_update(of=User)
-    row = (await session.execute(stmt)).first()
+    stmt = _load_user_statement(lock)
+    params = {"channel": channel, "external_id": external_id}
+    row = (await session.execute(stmt, params)).first()
     if row is None:
         return None, None
     return row[0], row[1]
@@ -224,18 +255,9 @@ async def mark_update(
     memory: dt.timedelta = UPDATE_MEMORY,
 ) -> bool:
     """Mark a transport update as handled; False if it was handled within ``memory``."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = (
-        insert(ProcessedUpdate)
-        .values(source=source, update_id=update_id, processed_at=now)
-        .on_conflict_do_update(
-            index_elements=["source", "update_id"],
-            set_={"processed_at": now},
-            where=col(ProcessedUpdate.processed_at) < now - memory,
-        )
-    )
-    result = await session.execute(stmt)
+    stmt = _mark_update_statement(session.get_bind().dialect.name)
+    params = {"source": source, "update_id": update_id, "now": now, "cutoff": now - memory}
+    result = await session.execute(stmt, params)
     return bool(getattr(result, "rowcount", 0))
 
 
