@@ -31,6 +31,11 @@ from dialogs.ui import Action, Button
 DEFAULT_MAX_MB = {QType.PHOTO: 10, QType.FILE: 20}
 
 
+def size_limit_mb(q: Question) -> float:
+    """The largest file an upload question takes, in MB (its own or the type's default)."""
+    return float(q.max_size_mb or DEFAULT_MAX_MB.get(q.type, 20))
+
+
 @dataclass
 class Screen:
     """One message the engine wants shown (ids are added by the service)."""
@@ -589,14 +594,13 @@ class Walker:
             return "engine.upload.need_photo"
         if target.max_files is not None and len(value or []) >= target.max_files:
             return "engine.upload.too_many"
-        limit = float(target.max_size_mb or DEFAULT_MAX_MB[target.type]) * 1024 * 1024
-        if size is not None and size > limit:
+        if size is not None and size > self.upload_limit_bytes():
             return "engine.upload.too_big"
         return None
 
     def upload_limit_bytes(self) -> int:
         target, _, _ = self.target()
-        return int(float(target.max_size_mb or DEFAULT_MAX_MB.get(target.type, 20)) * 1024 * 1024)
+        return int(size_limit_mb(target) * 1024 * 1024)
 
     def accepts_mime(self, mime_type: str) -> bool:
         target, _, _ = self.target()

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from dialogs.engine import DEFAULT_MAX_MB, Screen, Step, Walker
+from dialogs.engine import Screen, Step, Walker, size_limit_mb
 from dialogs.i18n import Locale
 from dialogs.loader import ProgramRegistry
 from dialogs.schema import Program
@@ -120,9 +120,8 @@ class Conversation:
                 display_name=user.display_name,
                 now=now,
             )
-        elif user.display_name and row.display_name != user.display_name[:255]:
-            row.display_name = user.display_name[:255]
-            row.updated_at = now
+        else:
+            repo.rename_user(row, display_name=user.display_name, now=now)
         return _Ctx(session=session, user=row, now=now, loaded=active)
 
     def _today(self, now: dt.datetime) -> dt.date:
@@ -519,7 +518,7 @@ class Conversation:
         params = {}
         if target is not None:
             params = {
-                "max_mb": target.max_size_mb or DEFAULT_MAX_MB.get(target.type, 20),
+                "max_mb": f"{size_limit_mb(target):g}",
                 "max": target.max_files or "",
                 "accept": "、".join(target.accept or []),
             }

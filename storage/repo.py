@@ -45,7 +45,14 @@ async def get_or_create_user(
         )
         session.add(user)
         await session.flush()
-    elif display_name and user.display_name != display_name[:255]:
+    else:
+        rename_user(user, display_name=display_name, now=now)
+    return user
+
+
+def rename_user(user: User, *, display_name: str, now: dt.datetime) -> User:
+    """Keep the name the channel shows for the user current (an empty name changes nothing)."""
+    if display_name and user.display_name != display_name[:255]:
         user.display_name = display_name[:255]
         user.updated_at = now
     return user
@@ -213,7 +220,8 @@ async def add_attachment(
     source_ref: str,
     now: dt.datetime,
 ) -> Attachment:
-    """Record an uploaded file whose bytes are already in the file store."""
+    """Record an uploaded file: its bytes are in the file store, or, with an empty
+    ``storage_path``, still only with the messenger under ``source_ref``."""
     att = Attachment(
         application_id=application_id,
         question_id=question_id,

@@ -786,9 +786,8 @@ def test_uploads_collect_and_advance_at_max_files(tmp_path: Path) -> None:
 
     step = run.upload(8)
     assert run.answers["photos"] == [7, 8]
-    assert (
-        step.screens[0].text == "已收到 2 个，本题完成。"
-    )  # a message: photos are no button press
+    # Said as a message: a photo is no button press.
+    assert step.screens[0].text == "已收到 2 个，本题完成。"
     assert run.at == "proof"
     assert "【证明材料】（选填）" in step.screens[-1].text
 
