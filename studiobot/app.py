@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dialogs.loader import BUILTIN_DIR, ProgramRegistry, load_registry
 from dialogs.service import Clock, Conversation, system_clock
+from storage import repo
 from storage.db import create_engine, session_factory
 from storage.files import FileStore
 from storage.migrate import upgrade_to_head
@@ -31,9 +32,13 @@ async def build_conversation(
     registry = load_programs(settings)
     await upgrade_to_head(settings.database_url)
     engine = create_engine(settings.database_url)
+    sessions = session_factory(engine)
+    async with sessions() as session, session.begin():
+        # Markers of handled updates are needed only while Telegram may redeliver.
+        await repo.prune_updates(session, before=clock() - repo.UPDATE_MEMORY)
     conversation = Conversation(
         registry=registry,
-        sessions=session_factory(engine),
+        sessions=sessions,
         files=FileStore(settings.files_dir),
         clock=clock,
         zone=settings.zone,
