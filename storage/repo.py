@@ -10,7 +10,7 @@ import datetime as dt
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, delete
+from sqlalchemy import bindparam, delete, func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -294,3 +294,9 @@ async def prune_updates(session: AsyncSession, *, before: dt.datetime) -> int:
         delete(ProcessedUpdate).where(col(ProcessedUpdate.processed_at) < before)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def count_applications(session: AsyncSession) -> int:
+    """How many applications are stored."""
+    result = await session.execute(select(func.count()).select_from(Application))
+    return int(result.scalar_one())
