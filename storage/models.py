@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import declared_attr
 from sqlmodel import Field, SQLModel
 
 # Deterministic constraint names: Alembic can only alter or drop a constraint it
@@ -106,6 +107,17 @@ class Application(SQLModel, table=True):
     created_at: dt.datetime = Field(sa_type=UTCDateTime())
     updated_at: dt.datetime = Field(sa_type=UTCDateTime())
     submitted_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime())
+
+    @declared_attr  # type: ignore[arg-type]
+    def __mapper_args__(cls) -> dict[str, Any]:
+        # Every UPDATE says ``WHERE revision = <the revision read>``: a write
+        # based on a stale read matches no row and raises StaleDataError
+        # instead of silently overwriting newer answers.  The code bumps the
+        # revision itself (buttons carry it), hence no generator.
+        return {
+            "version_id_col": cls.__table__.c.revision,  # type: ignore[attr-defined]
+            "version_id_generator": False,
+        }
 
 
 class AnswerEvent(SQLModel, table=True):

@@ -7,10 +7,11 @@ history row and the processed-update marker land together or not at all.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func
+from sqlalchemy import bindparam, delete, func, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,23 +31,32 @@ from storage.models import (
 async def get_or_create_user(
     session: AsyncSession, *, channel: str, external_id: str, display_name: str, now: dt.datetime
 ) -> User:
-    """The user for a channel identity, created on first contact."""
-    result = await session.execute(
-        select(User).where(User.channel == channel, User.external_id == external_id)
-    )
-    user = result.scalar_one_or_none()
-    if user is None:
-        user = User(
+    """The user for a channel identity, created on first contact.
+
+    Creating is idempotent across processes: the row is inserted with ``ON
+    CONFLICT DO NOTHING`` and then read, so two first messages of a new user
+    handled at once by two processes both find the same user instead of one
+    failing on the unique constraint.
+    """
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    table = User.__table__  # type: ignore[attr-defined]
+    await session.execute(
+        insert(table)
+        .values(
             channel=channel,
             external_id=external_id,
             display_name=display_name[:255],
+            locale="zh-CN",
             created_at=now,
             updated_at=now,
         )
-        session.add(user)
-        await session.flush()
-    else:
-        rename_user(user, display_name=display_name, now=now)
+        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+    )
+    result = await session.execute(
+        select(User).where(User.channel == channel, User.external_id == external_id)
+    )
+    user = result.scalar_one()
+    rename_user(user, display_name=display_name, now=now)
     return user
 
 
@@ -60,6 +70,31 @@ def rename_user(user: User, *, display_name: str, now: dt.datetime) -> User:
 
 # The statements run on every event are built once, on first use: building a
 # statement and its cache key costs more than SQLite takes to run it.
+
+
+def user_lock_key(channel: str, external_id: str) -> int:
+    """A signed 64-bit number naming one person's lock (PostgreSQL advisory locks take one)."""
+    digest = hashlib.blake2b(f"user\x1f{channel}\x1f{external_id}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+
+
+async def lock_user(session: AsyncSession, *, channel: str, external_id: str) -> None:
+    """Hold one person's lock until the transaction ends, across every process.
+
+    On PostgreSQL this is a transaction-scoped advisory lock taken before
+    anything of the user is read: the statements that follow see what the
+    previous holder committed.  (Locking the user row in the same statement
+    that reads the draft is not enough: after waiting for the row lock,
+    PostgreSQL re-reads only the locked row and hands back a stale draft.)
+    It also covers a user who does not exist yet.  SQLite needs nothing:
+    every transaction starts with ``BEGIN IMMEDIATE``, which already holds
+    the database's one write lock before the first read.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(_ADVISORY_LOCK, {"key": user_lock_key(channel, external_id)})
 
 
 @cache
@@ -98,10 +133,15 @@ async def load_user(
 ) -> tuple[User | None, Application | None]:
     """A user and their active application in one query.
 
-    ``lock`` takes the user's row for the transaction on PostgreSQL: every
-    change to a user's dialog goes through it, so one user's events are
-    applied one after another even across processes.
+    ``lock`` first takes the person's lock (:func:`lock_user`) and the user's
+    row for the transaction: every change to a user's dialog goes through it,
+    so one user's events are applied one after another even across
+    processes.  Writes of the application are checked against its revision
+    besides (see ``Application``), so a writer that skipped the lock fails
+    instead of overwriting newer answers.
     """
+    if lock:
+        await lock_user(session, channel=channel, external_id=external_id)
     stmt = _load_user_statement(lock)
     params = {"channel": channel, "external_id": external_id}
     row = (await session.execute(stmt, params)).first()
