@@ -10,24 +10,29 @@ and revision it was shown for, so the engine can recognise a stale press.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from aiogram.filters.callback_data import MAX_CALLBACK_LENGTH, CallbackData
+from pydantic import Field
 
 from dialogs.ui import Action, Button, ButtonIn
 
-# Bounds we promise fit into 64 bytes (checked by ``largest_packed_length``
-# and the tests): far beyond anything a deployment will reach.
-MAX_ARG = 10**6 - 1
-MAX_APPLICATION_ID = 10**12 - 1
-MAX_REVISION = 10**9 - 1
+# The numbers end up in 32-bit database columns; data beyond these bounds was
+# forged and is refused while parsing (answered as an out-of-date button), so
+# it never reaches a query.  The widest payload fits into 64 bytes
+# (``largest_packed_length``, checked below and by the tests).
+MAX_ARG = 2**31 - 1
+MAX_APPLICATION_ID = 2**31 - 1
+MAX_REVISION = 2**31 - 1
 
 
 class DialogCallback(CallbackData, prefix="d1"):
     """``d1:<action>:<arg>:<application>:<revision>``; the action travels as its int value."""
 
     a: Action
-    g: int
-    p: int
-    r: int
+    g: Annotated[int, Field(ge=-MAX_ARG, le=MAX_ARG)]
+    p: Annotated[int, Field(ge=0, le=MAX_APPLICATION_ID)]
+    r: Annotated[int, Field(ge=0, le=MAX_REVISION)]
 
     @classmethod
     def for_button(cls, button: Button, *, application_id: int, revision: int) -> DialogCallback:

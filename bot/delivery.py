@@ -12,10 +12,12 @@ from collections.abc import Awaitable
 from typing import Any, Protocol
 
 from aiogram import Bot
-from aiogram.exceptions import AiogramError, TelegramForbiddenError
+from aiogram.exceptions import AiogramError, TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import Message, User
 
 from bot.keyboards import reply_markup
+from dialogs.i18n import Locale
+from dialogs.textfit import fit_replies, utf16_length
 from dialogs.ui import Inbound, Outcome, Reply, UserRef
 
 logger = logging.getLogger(__name__)
@@ -57,28 +59,69 @@ async def answer_message(
     bot: Bot,
     conversation: Converses,
     update_key: tuple[str, int] | None,
+    texts: Locale,
 ) -> None:
     """Hand the event a message carries to the engine and reply in the same chat."""
     if message.from_user is None:
         return
     outcome = await ask(conversation, message.from_user, event, update_key)
-    await send_replies(bot, message.chat.id, outcome.replies)
+    await send_replies(bot, message.chat.id, outcome.replies, texts)
 
 
-async def send_replies(bot: Bot, chat_id: int, replies: list[Reply]) -> None:
+TEXT_LIMIT = 4096
+"""Telegram's longest message, in UTF-16 code units."""
+
+
+class _Unreachable(Exception):
+    """The chat cannot take any message now (blocked, deleted, never started)."""
+
+
+async def send_replies(bot: Bot, chat_id: int, replies: list[Reply], texts: Locale) -> None:
     """Send replies in order as plain text (user answers are echoed, never parsed as HTML).
 
-    A user who blocked the bot cannot be reached; their answer is already
-    saved, so that is logged and the rest of the replies is dropped.
+    A reply longer than Telegram allows goes as several messages, the buttons
+    with the last.  Each reply's failure is handled on its own and logged in
+    one line: the answer is already saved, so a refused reply is replaced by
+    a short notice that keeps the way on (the buttons, or the commands), and
+    the replies after it are still sent.  Only a chat that cannot be reached
+    at all (the user blocked the bot) ends the sending.
     """
-    for reply in replies:
+    for reply in fit_replies(replies, TEXT_LIMIT, utf16_length):
         try:
-            await bot.send_message(
-                chat_id, reply.text, parse_mode=None, reply_markup=reply_markup(reply)
-            )
-        except TelegramForbiddenError as exc:
-            logger.info("chat %s cannot be reached (%s); replies dropped", chat_id, exc.message)
+            await _send_or_replace(bot, chat_id, reply, texts)
+        except _Unreachable:
             return
+
+
+async def _send_or_replace(bot: Bot, chat_id: int, reply: Reply, texts: Locale) -> None:
+    try:
+        await _send(bot, chat_id, reply.text, reply)
+        return
+    except TelegramForbiddenError as exc:
+        logger.info("chat %s cannot be reached (%s); replies dropped", chat_id, exc.message)
+        raise _Unreachable from None
+    except TelegramBadRequest as exc:
+        if "chat not found" in exc.message.lower():
+            logger.info("chat %s not found; replies dropped", chat_id)
+            raise _Unreachable from None
+        logger.warning("a reply to chat %s was refused: %s", chat_id, exc.message)
+    except AiogramError as exc:  # network trouble, a server error, a flood limit hit twice
+        logger.warning("a reply to chat %s failed: %s", chat_id, exc)
+        return
+    # Refused for its content: say so, keeping the buttons (the way on) if they pass.
+    for keep_buttons in (True, False):
+        try:
+            await _send(bot, chat_id, texts.t("bot.reply_refused"), reply if keep_buttons else None)
+            return
+        except TelegramForbiddenError:
+            raise _Unreachable from None
+        except AiogramError as exc:
+            logger.warning("the notice for chat %s failed too: %s", chat_id, exc)
+
+
+async def _send(bot: Bot, chat_id: int, text: str, markup_of: Reply | None) -> None:
+    markup = reply_markup(markup_of) if markup_of is not None else None
+    await bot.send_message(chat_id, text, parse_mode=None, reply_markup=markup)
 
 
 async def quietly(call: Awaitable[Any], what: str) -> None:

@@ -51,10 +51,11 @@ async def on_button(
     bot: Bot,
     conversation: Converses,
     update_key: tuple[str, int] | None,
+    texts: Locale,
 ) -> None:
     outcome = await ask(conversation, query.from_user, callback_data.to_event(), update_key)
     await quietly(query.answer(outcome.toast), "answering the button")
-    await send_replies(bot, _chat_id(query), outcome.replies)
+    await send_replies(bot, _chat_id(query), outcome.replies, texts)
     # Cosmetic, so after the replies: the user sees the next question one round trip sooner.
     await _remove_keyboard(bot, query)
 

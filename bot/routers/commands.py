@@ -13,6 +13,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from bot.delivery import Converses, answer_message
+from dialogs.i18n import Locale
 from dialogs.ui import CommandIn
 
 # The commands advertised in the Telegram menu, in menu order.
@@ -33,9 +34,10 @@ async def on_command(
     bot: Bot,
     conversation: Converses,
     update_key: tuple[str, int] | None,
+    texts: Locale,
 ) -> None:
     event = CommandIn(name=command.command.lower())
-    await answer_message(message, event, bot, conversation, update_key)
+    await answer_message(message, event, bot, conversation, update_key, texts)
 
 
 async def on_unknown_command(
@@ -43,8 +45,9 @@ async def on_unknown_command(
     bot: Bot,
     conversation: Converses,
     update_key: tuple[str, int] | None,
+    texts: Locale,
 ) -> None:
     if message.text is None:
         return
     name = message.text[1:].split(maxsplit=1)[0].split("@", 1)[0].lower()
-    await answer_message(message, CommandIn(name=name), bot, conversation, update_key)
+    await answer_message(message, CommandIn(name=name), bot, conversation, update_key, texts)

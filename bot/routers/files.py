@@ -14,6 +14,7 @@ from aiogram.enums import ChatType, ContentType
 from aiogram.types import Message
 
 from bot.delivery import Converses, answer_message
+from dialogs.i18n import Locale
 from dialogs.ui import FileIn
 
 
@@ -43,6 +44,7 @@ async def on_photo(
     bot: Bot,
     conversation: Converses,
     update_key: tuple[str, int] | None,
+    texts: Locale,
 ) -> None:
     if not message.photo:
         return
@@ -56,7 +58,7 @@ async def on_photo(
         source_ref=largest.file_id,
         fetch=downloader(bot, largest.file_id),
     )
-    await answer_message(message, event, bot, conversation, update_key)
+    await answer_message(message, event, bot, conversation, update_key, texts)
 
 
 async def on_document(
@@ -64,6 +66,7 @@ async def on_document(
     bot: Bot,
     conversation: Converses,
     update_key: tuple[str, int] | None,
+    texts: Locale,
 ) -> None:
     document = message.document
     if document is None:
@@ -76,4 +79,4 @@ async def on_document(
         source_ref=document.file_id,
         fetch=downloader(bot, document.file_id),
     )
-    await answer_message(message, event, bot, conversation, update_key)
+    await answer_message(message, event, bot, conversation, update_key, texts)

@@ -41,9 +41,10 @@ async def on_unsupported(
     bot: Bot,
     conversation: Converses,
     update_key: tuple[str, int] | None,
+    texts: Locale,
 ) -> None:
     event = UnsupportedIn(kind=content_kind(message))
-    await answer_message(message, event, bot, conversation, update_key)
+    await answer_message(message, event, bot, conversation, update_key, texts)
 
 
 async def on_edited(message: Message, bot: Bot, texts: Locale) -> None:

@@ -7,6 +7,7 @@ from aiogram.enums import ChatType, ContentType
 from aiogram.types import Message
 
 from bot.delivery import Converses, answer_message
+from dialogs.i18n import Locale
 from dialogs.ui import TextIn
 
 
@@ -22,7 +23,8 @@ async def on_text(
     bot: Bot,
     conversation: Converses,
     update_key: tuple[str, int] | None,
+    texts: Locale,
 ) -> None:
     if message.text is None:
         return
-    await answer_message(message, TextIn(text=message.text), bot, conversation, update_key)
+    await answer_message(message, TextIn(text=message.text), bot, conversation, update_key, texts)
