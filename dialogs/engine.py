@@ -27,6 +27,22 @@ from dialogs.conditions import evaluate
 from dialogs.i18n import Locale
 from dialogs.schema import UPLOAD_TYPES, Program, QType, Question, Section
 from dialogs.ui import Action, Button
+from storage.files import (
+    MIME_DOC,
+    MIME_DOCX,
+    MIME_GIF,
+    MIME_HEIC,
+    MIME_HEIF,
+    MIME_JPEG,
+    MIME_MOV,
+    MIME_MP4,
+    MIME_PDF,
+    MIME_PNG,
+    MIME_UNKNOWN,
+    MIME_WEBP,
+    MIME_XLS,
+    MIME_XLSX,
+)
 
 DEFAULT_MAX_MB = {QType.PHOTO: 10, QType.FILE: 20}
 
@@ -34,6 +50,70 @@ DEFAULT_MAX_MB = {QType.PHOTO: 10, QType.FILE: 20}
 def size_limit_mb(q: Question) -> float:
     """The largest file an upload question takes, in MB (its own or the type's default)."""
     return float(q.max_size_mb or DEFAULT_MAX_MB.get(q.type, 20))
+
+
+FILE_KINDS: dict[str, tuple[str, ...]] = {
+    "pdf": (MIME_PDF,),
+    "word": (MIME_DOCX, MIME_DOC),
+    "excel": (MIME_XLSX, MIME_XLS),
+    "jpg": (MIME_JPEG,),
+    "png": (MIME_PNG,),
+    "webp": (MIME_WEBP,),
+    "heic": (MIME_HEIC, MIME_HEIF),
+    "gif": (MIME_GIF,),
+    "mp4": (MIME_MP4,),
+    "mov": (MIME_MOV,),
+}
+"""The kinds of file an upload question can take, as users know them, with the
+media types ``storage.files.sniff_mime`` reports for each.  A kind is what a
+user is told (``engine.filetype.<kind>``): nobody can tell a docx from a doc
+before sending, so "Word" takes both.  Only types recognised from the bytes
+are here, so nothing unrecognised can ever be accepted."""
+
+_KIND_ALIASES = {
+    "docx": "word",
+    "doc": "word",
+    "xlsx": "excel",
+    "xls": "excel",
+    "jpeg": "jpg",
+    "jpe": "jpg",
+    "heif": "heic",
+    "m4v": "mp4",
+    "qt": "mov",
+}
+
+DEFAULT_ACCEPT: dict[QType, tuple[str, ...]] = {
+    # What phones produce; GIFs are animations rather than photos of a studio.
+    QType.PHOTO: ("jpg", "png", "webp", "heic"),
+    # The documents of a declaration: scans, Word and Excel forms, photos.
+    QType.FILE: ("pdf", "word", "excel", "jpg", "png", "webp", "heic"),
+}
+
+
+def _kinds_of(entry: str) -> list[str]:
+    """The kinds one ``accept`` entry names: a kind, a usual extension
+    (``.docx``), a media type of a kind (``image/png``) or a family (``image/*``)."""
+    entry = entry.strip().lower().lstrip(".")
+    entry = _KIND_ALIASES.get(entry, entry)
+    if entry in FILE_KINDS:
+        return [entry]
+    if entry.endswith("/*"):
+        family = entry[:-1]
+        return [k for k, mimes in FILE_KINDS.items() if all(m.startswith(family) for m in mimes)]
+    return [k for k, mimes in FILE_KINDS.items() if entry in mimes]
+
+
+def accepted_kinds(q: Question) -> list[str]:
+    """The kinds of file upload question ``q`` takes, in the order of :data:`FILE_KINDS`.
+
+    Without ``accept`` the question type's default applies.  Entries naming
+    no known kind are ignored; when none is known the default applies too,
+    rather than a question that refuses every file without saying what it wants.
+    """
+    named = {k for entry in q.accept or [] for k in _kinds_of(entry)}
+    if not named:
+        named = set(DEFAULT_ACCEPT.get(q.type, DEFAULT_ACCEPT[QType.FILE]))
+    return [k for k in FILE_KINDS if k in named]
 
 
 @dataclass
@@ -584,18 +664,28 @@ class Walker:
         return True
 
     def on_upload_check(self, *, kind: str, mime_type: str, size: int | None) -> str | None:
-        """Why an upload cannot be taken now (a locale key), or None if it can."""
+        """Why an upload cannot be taken now (a locale key), or None if it can.
+
+        Runs before the download, on what the client claims (kind, type, size),
+        only to spare downloading what is plainly wrong; whether the file is
+        accepted is decided afterwards from its bytes (:meth:`accepts_mime`).
+        """
         if not self._asking():
             return "engine.upload.not_now"
         target, value, _ = self.target()
         if target.type not in UPLOAD_TYPES:
             return "engine.upload.not_now"
-        if target.type is QType.PHOTO and not (kind == "photo" or mime_type.startswith("image/")):
+        # Refused early only when the claim names something else (a PDF, a
+        # video); a client that does not know the type leaves it to the bytes.
+        claimed_other = mime_type not in ("", MIME_UNKNOWN) and not mime_type.startswith("image/")
+        if target.type is QType.PHOTO and kind != "photo" and claimed_other:
             return "engine.upload.need_photo"
         if target.max_files is not None and len(value or []) >= target.max_files:
             return "engine.upload.too_many"
         if size is not None and size > self.upload_limit_bytes():
             return "engine.upload.too_big"
+        if size == 0:
+            return "engine.upload.empty"
         return None
 
     def upload_limit_bytes(self) -> int:
@@ -603,12 +693,21 @@ class Walker:
         return int(size_limit_mb(target) * 1024 * 1024)
 
     def accepts_mime(self, mime_type: str) -> bool:
+        """Whether the current upload question takes a file of ``mime_type``.
+
+        ``mime_type`` must come from the file's bytes (``sniff_mime``), never
+        from the client: only recognised types belong to a kind, so unknown
+        bytes are always refused.
+        """
         target, _, _ = self.target()
-        if target.accept:
-            return mime_type in target.accept
-        if target.type is QType.PHOTO:
-            return mime_type.startswith("image/")
-        return True
+        return any(mime_type in FILE_KINDS[k] for k in accepted_kinds(target))
+
+    def accept_list(self, q: Question) -> str:
+        """The kinds of file ``q`` takes, in words, for the user (never empty)."""
+        t = self.loc.t
+        return t("engine.upload.accept_sep").join(
+            t(f"engine.filetype.{k}") for k in accepted_kinds(q)
+        )
 
     def on_upload(self, attachment_id: int) -> Step:
         """Add a stored attachment to the current upload question."""

@@ -35,7 +35,24 @@ from dialogs.ui import (
     UserRef,
 )
 from storage import repo
-from storage.files import FileStore, sniff_mime
+from storage.files import (
+    FALLBACK_SUFFIX,
+    MIME_DOC,
+    MIME_DOCX,
+    MIME_GIF,
+    MIME_HEIC,
+    MIME_HEIF,
+    MIME_JPEG,
+    MIME_MOV,
+    MIME_MP4,
+    MIME_PDF,
+    MIME_PNG,
+    MIME_WEBP,
+    MIME_XLS,
+    MIME_XLSX,
+    FileStore,
+    sniff_mime,
+)
 from storage.models import Application, ApplicationStatus, User
 
 log = logging.getLogger(__name__)
@@ -431,7 +448,12 @@ class Conversation:
         self, user: UserRef, event: FileIn, update_key: tuple[str, int] | None
     ) -> Outcome:
         """Check, download and store an upload without holding a write transaction
-        during the download, then record it in a second, short transaction."""
+        during the download, then record it in a second, short transaction.
+
+        The file's type is what its bytes are (``sniff_mime``); the name and
+        type the client sent are the sender's word and decide nothing, so a
+        script sent as "application/pdf" is refused, not stored as a PDF.
+        """
         t = self.loc.t
         async with self.sessions() as session, session.begin():
             ctx = await self._context(session, user)
@@ -466,8 +488,6 @@ class Conversation:
             log.warning("photo %s not downloadable now; kept by reference", event.source_ref)
             data = None
         mime = event.mime_type if data is None else sniff_mime(data)
-        if mime == "application/octet-stream" and event.mime_type:
-            mime = event.mime_type
         async with self.sessions() as session, session.begin():
             ctx = await self._context(session, user)
             if update_key is not None and not await repo.mark_update(
@@ -480,13 +500,11 @@ class Conversation:
             walker = self._walker(app, ctx.now)
             if data is not None and len(data) > limit:
                 return self._upload_refused(walker, app, "engine.upload.too_big")
+            if data is not None and not data:
+                return self._upload_refused(walker, app, "engine.upload.empty")
             if not walker.accepts_mime(mime):
                 return self._upload_refused(walker, app, "engine.upload.wrong_type")
-            stored = (
-                None
-                if data is None
-                else await self.files.save(data, suffix=_suffix(mime, event.file_name))
-            )
+            stored = None if data is None else await self.files.save(data, suffix=_suffix(mime))
             target, value, _ = walker.target()
             earlier = await repo.get_attachments(session, ids=list(value or []))
             if any(
@@ -520,22 +538,31 @@ class Conversation:
             params = {
                 "max_mb": f"{size_limit_mb(target):g}",
                 "max": target.max_files or "",
-                "accept": "、".join(target.accept or []),
+                "accept": walker.accept_list(target),
             }
         text = self.loc.t(key, **params)
         return Outcome(replies=[Reply(text=text), *self._replies(walker.screens(), app)])
 
 
-def _suffix(mime: str, file_name: str) -> str:
-    known = {
-        "image/jpeg": ".jpg",
-        "image/png": ".png",
-        "image/gif": ".gif",
-        "image/webp": ".webp",
-        "application/pdf": ".pdf",
-    }
-    if mime in known:
-        return known[mime]
-    if "." in file_name:
-        return "." + file_name.rsplit(".", 1)[1][:8].lower()
-    return ".bin"
+_SUFFIXES = {
+    MIME_JPEG: ".jpg",
+    MIME_PNG: ".png",
+    MIME_GIF: ".gif",
+    MIME_WEBP: ".webp",
+    MIME_HEIC: ".heic",
+    MIME_HEIF: ".heif",
+    MIME_PDF: ".pdf",
+    MIME_DOCX: ".docx",
+    MIME_DOC: ".doc",
+    MIME_XLSX: ".xlsx",
+    MIME_XLS: ".xls",
+    MIME_MP4: ".mp4",
+    MIME_MOV: ".mov",
+}
+
+
+def _suffix(mime: str) -> str:
+    """The stored file's suffix, from its sniffed type only: a suffix taken
+    from the user's file name (".html", ".sh") could make a viewer or a
+    server treat the stored bytes as something they were refused as."""
+    return _SUFFIXES.get(mime, FALLBACK_SUFFIX)

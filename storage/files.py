@@ -121,22 +121,79 @@ MIME_JPEG = "image/jpeg"
 MIME_PNG = "image/png"
 MIME_GIF = "image/gif"
 MIME_WEBP = "image/webp"
+MIME_HEIC = "image/heic"
+MIME_HEIF = "image/heif"
 MIME_PDF = "application/pdf"
 MIME_DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 MIME_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MIME_DOC = "application/msword"
 MIME_XLS = "application/vnd.ms-excel"
+MIME_MP4 = "video/mp4"
+MIME_MOV = "video/quicktime"
 MIME_ZIP = "application/zip"
 MIME_OLE = "application/x-ole-storage"
 MIME_UNKNOWN = "application/octet-stream"
+
+# ISO base media files (HEIC photos, MP4 and MOV videos) open with a ``ftyp``
+# box naming a major brand and the compatible ones; the brands, not the
+# container, say what the file holds.
+_HEIC_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs"})
+_HEIF_BRANDS = frozenset({b"mif1", b"msf1"})
+# AVIF also lists mif1 among its brands; it is not one of the accepted kinds,
+# so it must not pass for HEIF.
+_AVIF_BRANDS = frozenset({b"avif", b"avis"})
+# Same container, other contents: audio, AVIF, JPEG 2000, camera raw.  Their
+# compatible brands (mp42, isom, mif1) would otherwise pass them for video or HEIF.
+_OTHER_MAJOR_BRANDS = _AVIF_BRANDS | frozenset(
+    {b"M4A ", b"M4B ", b"M4P ", b"F4A ", b"F4B ", b"jp2 ", b"jpx ", b"jpm ", b"crx "}
+)
+_MOV_BRANDS = frozenset({b"qt  "})
+_MP4_BRANDS = frozenset(
+    {
+        b"isom",
+        b"iso2",
+        b"iso3",
+        b"iso4",
+        b"iso5",
+        b"iso6",
+        b"iso7",
+        b"iso8",
+        b"iso9",
+        b"mp41",
+        b"mp42",
+        b"mp71",
+        b"avc1",
+        b"M4V ",
+        b"M4VH",
+        b"M4VP",
+        b"dash",
+        b"msnv",
+        b"mmp4",
+        b"XAVC",
+        b"f4v ",
+    }
+)
+# Old QuickTime files have no ``ftyp`` and start straight with one of these atoms.
+_MOV_FIRST_ATOMS = frozenset({b"moov", b"mdat", b"wide"})
+_PDF_HEADER = re.compile(rb"%PDF-\d\.\d")
 
 
 def sniff_mime(data: bytes) -> str:
     """The media type of ``data`` judged by its content (magic bytes), not its name.
 
+    What a client says a file is (its name, its MIME type) is chosen by the
+    sender and proves nothing: a script can be called ``report.pdf``.  Only
+    formats recognised here by their own signature are named; anything else,
+    an empty file included, is :data:`MIME_UNKNOWN`, so a caller that accepts
+    known types only never keeps bytes it cannot vouch for.  Text formats
+    (HTML, SVG, shell scripts) have no signature and stay unknown on purpose:
+    they can carry code.
+
     Office files need a closer look: DOCX and XLSX are both ZIP archives and
     DOC and XLS both OLE compound files; the parts inside tell them apart.
     A ZIP or OLE file that is neither comes back as generic zip / OLE storage.
+    HEIC/HEIF photos and MP4/MOV videos share one container and are told
+    apart by its brands (:func:`_sniff_iso_media`).
     """
     if data.startswith(b"\xff\xd8\xff"):
         return MIME_JPEG
@@ -146,12 +203,51 @@ def sniff_mime(data: bytes) -> str:
         return MIME_GIF
     if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return MIME_WEBP
-    if data[:1024].lstrip(b"\x00\t\n\r ").startswith(b"%PDF-"):
+    # Readers accept a PDF header after leading blank bytes; the version
+    # digits keep a text that merely mentions "%PDF-" from passing.
+    if _PDF_HEADER.match(data[:1024].lstrip(b"\x00\t\n\r\x0c ")):
         return MIME_PDF
     if data.startswith(_ZIP_MAGIC):
         return _sniff_zip(data)
     if data.startswith(_OLE_MAGIC):
         return _sniff_ole(data)
+    return _sniff_iso_media(data)
+
+
+def _sniff_iso_media(data: bytes) -> str:
+    """HEIC/HEIF, MP4 or MOV from the ``ftyp`` box at the start, else unknown.
+
+    Photos win over video when both kinds of brand are listed: an iPhone
+    photo says ``mif1`` and ``heic``, never a video brand it does not hold.
+    For video the major brand decides first, then the compatible ones in order.
+    """
+    if len(data) < 12:
+        return MIME_UNKNOWN
+    box_size = int.from_bytes(data[:4], "big")
+    if data[4:8] != b"ftyp":
+        # A QuickTime atom's size is 0 (to the end), 1 (64-bit size follows) or >= 8.
+        if data[4:8] in _MOV_FIRST_ATOMS and (box_size in (0, 1) or box_size >= 8):
+            return MIME_MOV
+        return MIME_UNKNOWN
+    if box_size < 16:
+        return MIME_UNKNOWN
+    end = min(box_size, len(data), 4096)
+    # major brand, then (after the 4-byte minor version) the compatible brands
+    brands = [data[8:12], *(data[i : i + 4] for i in range(16, end - 3, 4))]
+    if brands[0] in _OTHER_MAJOR_BRANDS:
+        return MIME_UNKNOWN
+    found = set(brands)
+    if found & _HEIC_BRANDS:
+        return MIME_HEIC
+    if found & _AVIF_BRANDS:
+        return MIME_UNKNOWN
+    if found & _HEIF_BRANDS:
+        return MIME_HEIF
+    for brand in brands:
+        if brand in _MOV_BRANDS:
+            return MIME_MOV
+        if brand in _MP4_BRANDS:
+            return MIME_MP4
     return MIME_UNKNOWN
 
 
