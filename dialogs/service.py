@@ -12,15 +12,17 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from dialogs.engine import Screen, Step, Walker, size_limit_mb
 from dialogs.i18n import Locale
 from dialogs.loader import ProgramRegistry
 from dialogs.schema import Program
+from dialogs.textfit import clean_text
 from dialogs.ui import (
     Action,
     Button,
@@ -56,6 +58,27 @@ from storage.files import (
 from storage.models import Application, ApplicationStatus, User
 
 log = logging.getLogger(__name__)
+
+WRITE_ATTEMPTS = 3
+"""How often an event is tried when its write finds the draft changed meanwhile."""
+
+DB_INT_MAX = 2**31 - 1
+"""Ids and revisions are 32-bit columns: a larger number from a button is forged."""
+
+COMMAND_NAME_CHARS = 32
+"""Telegram's longest command name; a longer "command" is echoed clipped."""
+
+
+def clean_inbound(user: UserRef, event: Inbound) -> tuple[UserRef, Inbound]:
+    """The event with every text the user controls cleaned (see ``dialogs.textfit``)."""
+    user = replace(user, display_name=clean_text(user.display_name))
+    if isinstance(event, TextIn):
+        event = TextIn(text=clean_text(event.text))
+    elif isinstance(event, CommandIn):
+        event = CommandIn(name=clean_text(event.name))
+    elif isinstance(event, FileIn):
+        event = replace(event, file_name=clean_text(event.file_name))
+    return user, event
 
 Clock = Callable[[], dt.datetime]
 
@@ -105,9 +128,28 @@ class Conversation:
     async def handle(
         self, user: UserRef, event: Inbound, *, update_key: tuple[str, int] | None = None
     ) -> Outcome:
-        """Handle one event; everything it changed is committed when this returns."""
-        if isinstance(event, FileIn):
-            return await self._handle_file(user, event, update_key)
+        """Handle one event; everything it changed is committed when this returns.
+
+        A write that finds the draft changed since it was read (another
+        process wrote it first, see ``Application``) is rolled back whole,
+        update marker included, and the event is handled again on the new
+        state, as if it had arrived a moment later.
+        """
+        user, event = clean_inbound(user, event)
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                if isinstance(event, FileIn):
+                    return await self._handle_file(user, event, update_key)
+                return await self._handle_once(user, event, update_key)
+            except StaleDataError:
+                if attempt == WRITE_ATTEMPTS:
+                    raise
+                log.info("draft changed under an event (attempt %d); handling it again", attempt)
+        raise AssertionError("unreachable")
+
+    async def _handle_once(
+        self, user: UserRef, event: Inbound, update_key: tuple[str, int] | None
+    ) -> Outcome:
         async with self.sessions() as session, session.begin():
             ctx = await self._context(session, user)
             if update_key is not None and not await repo.mark_update(
@@ -236,6 +278,8 @@ class Conversation:
             return await self._status(ctx)
         if name == "cancel":
             return await self._leave(ctx)
+        if len(name) > COMMAND_NAME_CHARS:
+            name = name[:COMMAND_NAME_CHARS] + t("engine.ellipsis")
         return self._menu(t("engine.unknown_command", name=name))
 
     async def _program_list(self, ctx: _Ctx) -> Outcome:
@@ -363,6 +407,10 @@ class Conversation:
     # ------------------------------------------------------------------ events
     async def _button(self, ctx: _Ctx, event: ButtonIn) -> Outcome:
         t = self.loc.t
+        # Button data comes back from the client: anything may have been forged.
+        numbers = (event.arg, event.application_id, event.revision)
+        if not all(-DB_INT_MAX <= n <= DB_INT_MAX for n in numbers) or event.application_id < 0:
+            return await self._stale(ctx)
         if event.action is Action.MENU:
             return await self._program_list(ctx)
         if event.action is Action.STATUS:
@@ -481,11 +529,12 @@ class Conversation:
             data = await event.fetch()
         except Exception:
             if event.kind != "photo":
-                log.exception("download of %s failed", event.source_ref)
+                # Ids only: in the terminal chat the reference is a path the user typed.
+                log.exception("download of a %s for application %s failed", event.kind, app_id)
                 return Outcome(replies=[Reply(text=t("engine.upload.failed")), *current])
             # The messenger holds the photo (always a JPEG, its size already checked):
             # keep it by reference and fetch the bytes later, rather than stop the user.
-            log.warning("photo %s not downloadable now; kept by reference", event.source_ref)
+            log.warning("photo for application %s not downloadable now; kept by reference", app_id)
             data = None
         mime = event.mime_type if data is None else sniff_mime(data)
         async with self.sessions() as session, session.begin():
