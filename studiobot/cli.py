@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot import logsafe
 from dialogs.i18n import Locale
 from dialogs.loader import DefinitionError, load_program
 from storage.migrate import upgrade_to_head
@@ -97,9 +98,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     loc = Locale(settings.locale)
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8")
+    # No log line may carry the bot token (Bot API URLs hold it), not even a traceback.
+    token = settings.bot_token.get_secret_value() if settings.bot_token else None
+    logsafe.install(token)
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        logsafe.RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
     logging.basicConfig(
-        level=logging.INFO if args.command == "run" else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=logging.INFO if args.command == "run" else logging.WARNING, handlers=[handler]
     )
     try:
         if args.command == "programs":
@@ -125,7 +132,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(run_webhook(settings) if args.webhook else run_polling(settings))
         except AiogramError as exc:  # token refused, server unreachable at start
             print(
-                loc.t("cli.telegram_error", url=settings.telegram_api_url, error=exc),
+                loc.t(
+                    "cli.telegram_error",
+                    url=settings.telegram_api_url,
+                    error=logsafe.redact(str(exc), [token] if token else []),
+                ),
                 file=sys.stderr,
             )
             return 1
