@@ -182,6 +182,7 @@ class ApiCall:
     method: str
     params: dict[str, Any]
     status: int = 0
+    description: str | None = None  # the error description, when the call was refused
 
 
 @dataclass
@@ -437,6 +438,96 @@ class FakeBotAPI:
             **content,
         }
         return {"update_id": next(self._update_ids), "message": message}
+
+    # Builders of updates that are not queued (for a webhook, or posted by the test itself).
+    # They take the next update id like injected ones, so ids stay unique across both.
+
+    def build_update(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Build (not queue) an update from a raw body (``{"edited_message": {...}}``)."""
+        return {"update_id": next(self._update_ids), **payload}
+
+    def command_update(self, user_id: int, command: str, args: str = "") -> dict[str, Any]:
+        """Build (not queue) ``/command [args]`` from a user, as :meth:`send_command` sends it."""
+        name = command.lstrip("/")
+        text = f"/{name}" + (f" {args}" if args else "")
+        entity = {"type": "bot_command", "offset": 0, "length": len(name) + 1}
+        return self.message_update(user_id, text=text, entities=[entity])
+
+    def callback_update(
+        self,
+        user_id: int,
+        message: SentMessage | dict[str, Any] | None,
+        callback_data: str | None,
+        *,
+        query_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Build (not queue) a button press; the query is tracked like one of :meth:`press`
+        (answerable once, listed by :meth:`unanswered_callbacks` until answered).
+
+        ``message`` is a message the bot sent, any raw message dict (forged ones too), or
+        None for a press without a message (as from an inline message).
+        """
+        query_id = query_id or f"{user_id}{secrets.randbelow(10**12):012d}"
+        self._queries[query_id] = _Query(user_id=user_id, data=callback_data)
+        query: dict[str, Any] = {
+            "id": query_id,
+            "from": self._user(user_id),
+            "chat_instance": f"-{user_id}77",
+        }
+        if isinstance(message, SentMessage):
+            query["message"] = message.raw
+        elif message is not None:
+            query["message"] = message
+        else:
+            query["inline_message_id"] = f"INLINE{secrets.token_hex(6)}"
+        if callback_data is not None:
+            query["data"] = callback_data
+        return self.build_update({"callback_query": query})
+
+    def photo_update(self, user_id: int, data: bytes, caption: str | None = None) -> dict[str, Any]:
+        """Build (not queue) a photo message, in sizes like :meth:`send_photo`."""
+        sizes = []
+        thumbnails = [(90, data[: max(1, len(data) // 8)]), (320, data[: max(1, len(data) // 2)])]
+        for width, part in [*thumbnails, (1280, data)]:
+            stored = self.add_file(part, folder="photos", suffix=".jpg")
+            sizes.append({
+                "file_id": stored.file_id, "file_unique_id": stored.file_unique_id,
+                "width": width, "height": width * 3 // 4, "file_size": len(part),
+            })
+        content: dict[str, Any] = {"photo": sizes}
+        if caption:
+            content["caption"] = caption
+        return self.message_update(user_id, **content)
+
+    def document_update(
+        self, user_id: int, data: bytes, file_name: str | None,
+        mime: str | None = "application/octet-stream", *, file_size: int | None = None,
+    ) -> dict[str, Any]:
+        """Build (not queue) a document message; name, type and size are the client's claims
+        (None leaves the field out, as Telegram does when the client sent none)."""
+        ext = (file_name or "").rsplit(".", 1)[-1] if "." in (file_name or "") else ""
+        # The stored path takes a plain extension only: a hostile name ("../../x") is the
+        # bot's business, not a reason for this server to serve the file under a path.
+        suffix = f".{ext}" if ext.isascii() and ext.isalnum() and len(ext) <= 8 else ""
+        stored = self.add_file(data, suffix=suffix)
+        document: dict[str, Any] = {
+            "file_id": stored.file_id, "file_unique_id": stored.file_unique_id,
+            "file_size": len(data) if file_size is None else file_size,
+        }
+        if file_name is not None:
+            document["file_name"] = file_name
+        if mime is not None:
+            document["mime_type"] = mime
+        return self.message_update(user_id, document=document)
+
+    def sticker_update(self, user_id: int, emoji: str = "👍") -> dict[str, Any]:
+        """Build (not queue) a sticker message."""
+        stored = self.add_file(b"RIFF-sticker", folder="stickers", suffix=".webp")
+        sticker = {
+            "file_id": stored.file_id, "file_unique_id": stored.file_unique_id, "type": "regular",
+            "width": 512, "height": 512, "is_animated": False, "is_video": False, "emoji": emoji,
+        }
+        return self.message_update(user_id, sticker=sticker)
 
     def send_message(self, user_id: int, **content: Any) -> dict[str, Any]:
         """A message from a user with arbitrary content fields (``text=``, ``contact=``...)."""
@@ -715,6 +806,7 @@ class FakeBotAPI:
             call.status, body = 200, {"ok": True, "result": result}
         except ApiError as exc:
             call.status, body = exc.status, exc.body()
+            call.description = exc.description
         if method != "getupdates":
             self._touch()
         return web.json_response(body, status=call.status)
@@ -984,6 +1076,13 @@ class FakeBotAPI:
             AnsweredCallback(query_id, query.user_id, query.data, text, _bool(params, "show_alert"))
         )
         return True
+
+    def refused_calls(self, *methods: str) -> list[ApiCall]:
+        """Calls that got an error (4xx/5xx), of the given methods or of all."""
+        wanted = {m.lower() for m in methods}
+        return [
+            c for c in self.calls if c.status >= 400 and (not wanted or c.method in wanted)
+        ]
 
     def unanswered_callbacks(self) -> list[str]:
         """Ids of pressed buttons the bot has not answered (Telegram keeps a spinner on them)."""
