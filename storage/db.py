@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -46,18 +48,49 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
+# asyncpg quotes an argument it cannot encode: "invalid input for query argument $2: '…' (…)".
+_ARGUMENT_VALUE_RE = re.compile(r"(invalid input for query argument \$\d+[^:]*): .*", re.S)
+
+
+def _hide_values(context: ExceptionContext) -> None:
+    """Clean PostgreSQL's errors of the values they quote past ``hide_parameters``:
+    the server's DETAIL ("Key (external_id)=(42) already exists") and asyncpg's
+    quoted argument.  A logged traceback shows the whole chain of causes, so every
+    exception in it is cleaned; their messages stay."""
+    pending: list[BaseException | None] = [context.sqlalchemy_exception, context.original_exception]
+    seen: set[int] = set()
+    while pending:
+        exc = pending.pop()
+        if exc is None or id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        pending += [exc.__cause__, getattr(exc, "orig", None)]  # raised "from" each other
+        if not isinstance(exc, StatementError) and getattr(exc, "detail", None):
+            exc.detail = None  # type: ignore[attr-defined]
+        if exc.args and isinstance(exc.args[0], str):
+            exc.args = (_ARGUMENT_VALUE_RE.sub(r"\1: <hidden>", exc.args[0]), *exc.args[1:])
+
+
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, a busy timeout and ``BEGIN IMMEDIATE``."""
+    """An async engine; SQLite gets WAL, a busy timeout and ``BEGIN IMMEDIATE``.
+
+    Statement errors never carry their parameters (``hide_parameters``): those
+    are answer texts, names and user ids, and errors end up in logs.  On
+    PostgreSQL the values the server or asyncpg quote are removed too.
+    """
     if not is_sqlite(url):
         # Enough pooled connections for a busy bot: opening one costs ~150 ms.
-        return create_async_engine(
+        pg_engine = create_async_engine(
             url,
             echo=echo,
+            hide_parameters=True,
             pool_pre_ping=True,
             pool_size=20,
             max_overflow=10,
             json_serializer=_json_dumps,
         )
+        event.listen(pg_engine.sync_engine, "handle_error", _hide_values)
+        return pg_engine
     _ensure_sqlite_dir(url)
     # One connection: every transaction takes SQLite's write lock anyway, and
     # waiting in the pool's queue is fair and prompt, where extra connections
@@ -68,6 +101,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     engine = create_async_engine(
         url,
         echo=echo,
+        hide_parameters=True,
         async_creator=functools.partial(
             sqlite_inline.connect, database, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS
         ),

@@ -1,20 +1,26 @@
-"""What a leaked log must not give away: the bot's token."""
+"""What a leaked log must not give away: the bot's token, statement parameters."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bot import logsafe
+from storage.db import SessionFactory
 from tests.fakebotapi import FakeBotAPI
 from tests.test_bot_http import USER, Scripted, polling, settings_for
 
+NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 TOKEN = "987654321:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 
 
@@ -126,3 +132,45 @@ def test_the_command_installs_redaction_with_the_configured_token(
         logsafe.uninstall()
     assert "the token is <redacted>" in caplog.text
     assert token not in caplog.text
+
+
+# ---------------------------------------------------------------------- statement parameters
+
+
+INSERT_USER = sa.text(
+    "INSERT INTO users (channel, external_id, display_name, locale, created_at, updated_at)"
+    " VALUES (:channel, :ext, :name, 'zh-CN', :now, :now)"
+)
+NAME = "张三丰-secret-name"
+
+
+def _chain(exc: BaseException) -> str:
+    """An exception's text as a log would show it: the whole chain of causes."""
+    return "".join(traceback.format_exception(exc))
+
+
+async def test_a_constraint_error_carries_no_parameters(sessions: SessionFactory) -> None:
+    params = {"channel": "telegram", "ext": "777000111", "name": NAME, "now": NOW}
+    async with sessions() as s, s.begin():
+        await s.execute(INSERT_USER, params)
+    with pytest.raises(IntegrityError) as caught:
+        async with sessions() as s, s.begin():
+            await s.execute(INSERT_USER, params)
+    assert "[SQL parameters hidden due to hide_parameters=True]" in str(caught.value)
+    for text in (str(caught.value), _chain(caught.value)):
+        assert NAME not in text
+        assert "777000111" not in text
+
+
+async def test_a_parameter_the_driver_refuses_is_not_quoted(sessions: SessionFactory) -> None:
+    # A date given as text: asyncpg refuses it quoting the value; SQLite stores it.
+    if sessions.kw["bind"].dialect.name == "sqlite":
+        pytest.skip("SQLite takes any value")
+    params = {"channel": "telegram", "ext": "777000112", "name": NAME, "now": "李四 2026-01-01"}
+    with pytest.raises(DBAPIError) as caught:
+        async with sessions() as s, s.begin():
+            await s.execute(INSERT_USER, params)
+    assert "[SQL parameters hidden due to hide_parameters=True]" in str(caught.value)
+    assert "invalid input for query argument $4: <hidden>" in str(caught.value)
+    assert "李四" not in _chain(caught.value)
+    assert NAME not in _chain(caught.value)
