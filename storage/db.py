@@ -9,9 +9,12 @@ and waiting for it instead of failing.  PostgreSQL (asyncpg) needs none of it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,10 @@ SessionFactory = async_sessionmaker[AsyncSession]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+"""Data folders and the SQLite database are for the bot's own user only."""
+
 
 def _json_dumps(value: Any) -> str:
     """JSON with Chinese text as itself, not ``\\uXXXX`` (half the bytes)."""
@@ -42,10 +49,36 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _ensure_sqlite_dir(url: str) -> None:
+def _sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL; None for an in-memory or ``file:`` URI database."""
     database = make_url(url).database
-    if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    """Create the database's folder and file readable by this user alone.
+
+    The file holds every applicant's answers.  SQLite gives its ``-wal`` and
+    ``-shm`` files the permissions of the database file, so the file is
+    created here (0600) before SQLite opens it, and an existing one is
+    tightened, together with leftover ``-wal``/``-shm`` files.  A new folder
+    is 0700; an existing one is left as it is (it may be shared, say the
+    working directory).
+    """
+    path = _sqlite_path(url)
+    if path is None:
+        return
+    path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    # Best effort: a file that exists already, or cannot be made or changed (a
+    # read-only folder, another user's file), is left to SQLite, which reports it.
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE_MODE))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(OSError):
+            if stat.S_IMODE(file.stat().st_mode) & ~PRIVATE_FILE_MODE:
+                file.chmod(PRIVATE_FILE_MODE)
 
 
 # asyncpg quotes an argument it cannot encode: "invalid input for query argument $2: '…' (…)".

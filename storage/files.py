@@ -76,7 +76,8 @@ class FileStore:
         # damaged outside the store, which is then rewritten.
         if target.is_file() and target.stat().st_size == len(data):
             return StoredFile(path=rel, size=len(data), sha256=digest, created=False)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        for folder in (self.root, target.parent):  # owner-only: applicants' documents
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=target.parent)
         try:
             with os.fdopen(fd, "wb") as tmp:

@@ -6,12 +6,16 @@ builds a connection or registers a handler at import time.
 
 from __future__ import annotations
 
+import contextlib
+import stat
+from pathlib import Path
+
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dialogs.loader import BUILTIN_DIR, ProgramRegistry, load_registry
 from dialogs.service import Clock, Conversation, system_clock
 from storage import repo
-from storage.db import create_engine, session_factory
+from storage.db import PRIVATE_DIR_MODE, create_engine, session_factory
 from storage.files import FileStore
 from storage.migrate import upgrade_to_head
 from studiobot.settings import Settings
@@ -25,11 +29,25 @@ def load_programs(settings: Settings) -> ProgramRegistry:
     return load_registry(*dirs)
 
 
+def private_dir(path: Path) -> None:
+    """Make ``path`` (and missing parents) a folder only this user can enter; an
+    existing one open to others is tightened (best effort: it may not be ours)."""
+    path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        if stat.S_IMODE(path.stat().st_mode) & ~PRIVATE_DIR_MODE:
+            path.chmod(PRIVATE_DIR_MODE)
+
+
 async def build_conversation(
     settings: Settings, *, clock: Clock = system_clock
 ) -> tuple[Conversation, AsyncEngine]:
-    """A ready conversation service over a database brought to the newest schema."""
+    """A ready conversation service over a database brought to the newest schema.
+
+    The data folder and its ``files/`` hold applicants' documents: owner-only (0700).
+    """
     registry = load_programs(settings)
+    private_dir(settings.data_dir)
+    private_dir(settings.files_dir)
     await upgrade_to_head(settings.database_url)
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)

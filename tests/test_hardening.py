@@ -1,10 +1,12 @@
-"""What a leaked log must not give away: the bot's token, statement parameters."""
+"""What a stranger or a leaked log must not get: the token in logs, statement
+parameters in errors, a readable database."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import os
+import stat
 import sys
 import traceback
 from collections.abc import Iterator
@@ -16,7 +18,10 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bot import logsafe
+from dialogs.ui import CommandIn, TextIn, UserRef
 from storage.db import SessionFactory
+from studiobot.app import build_conversation
+from studiobot.settings import Settings
 from tests.fakebotapi import FakeBotAPI
 from tests.test_bot_http import USER, Scripted, polling, settings_for
 
@@ -174,3 +179,46 @@ async def test_a_parameter_the_driver_refuses_is_not_quoted(sessions: SessionFac
     assert "invalid input for query argument $4: <hidden>" in str(caught.value)
     assert "李四" not in _chain(caught.value)
     assert NAME not in _chain(caught.value)
+
+
+# ---------------------------------------------------------------------- file permissions
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+async def test_database_and_data_folders_are_owner_only(tmp_path: Path) -> None:
+    data = tmp_path / "fresh" / "data"
+    db = data / "studiobot.db"
+    settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{db}", data_dir=data)
+    conversation, engine = await build_conversation(settings)
+    try:
+        await conversation.handle(UserRef("terminal", "u1", "王五"), CommandIn("start"))
+        await conversation.handle(UserRef("terminal", "u1", "王五"), TextIn("1"))
+        stored = await conversation.files.save(b"%PDF-1.7 x", suffix=".pdf")
+        wal, shm = db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")
+        assert wal.exists()
+        assert shm.exists()
+        modes = {p.name: _mode(p) for p in (db, wal, shm)}
+        assert modes == {db.name: 0o600, wal.name: 0o600, shm.name: 0o600}
+        folders = [data, data / "files", (data / "files" / stored.path).parent]
+        assert [_mode(f) for f in folders] == [0o700] * 3
+    finally:
+        await engine.dispose()
+
+
+async def test_an_existing_database_and_data_folder_are_tightened(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    data.chmod(0o755)
+    db = data / "studiobot.db"
+    url = f"sqlite+aiosqlite:///{db}"
+    settings = Settings(_env_file=None, database_url=url, data_dir=data)
+    _, engine = await build_conversation(settings)
+    await engine.dispose()
+    db.chmod(0o644)
+    data.chmod(0o755)
+    _, engine = await build_conversation(settings)
+    await engine.dispose()
+    assert (_mode(db), _mode(data), _mode(data / "files")) == (0o600, 0o700, 0o700)
