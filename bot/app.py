@@ -13,6 +13,7 @@ orders updates where they do run in parallel (webhook requests).
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import signal
 from collections.abc import Awaitable
@@ -24,9 +25,11 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import AiogramError
-from aiogram.types import BotCommand
+from aiogram.methods import TelegramMethod
+from aiogram.types import BotCommand, Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
+from pydantic import ValidationError
 
 from bot.compat import tolerant_loads
 from bot.delivery import Converses
@@ -148,21 +151,84 @@ def webhook_target(settings: Settings) -> str:
     return url if url.endswith(settings.webhook_path) else url + settings.webhook_path
 
 
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+class WebhookHandler(SimpleRequestHandler):
+    """aiogram's handler, made robust to what anyone on the internet may post.
+
+    A wrong secret gets 401 and a body that is not an update gets 400, each
+    logged in one line; aiogram's own handler answers a non-ASCII secret or
+    a malformed body with 500 and a traceback, so a stranger could fill the
+    log.  The update is handled before the response, as with
+    ``handle_in_background=False``.
+    """
+
+    def __init__(self, dispatcher: Dispatcher, bot: Bot, *, secret_token: str) -> None:
+        super().__init__(
+            dispatcher=dispatcher, bot=bot, handle_in_background=False, secret_token=secret_token
+        )
+        self._secret = secret_token.encode("utf-8")
+
+    def verify_secret(self, telegram_secret_token: str, bot: Bot) -> bool:
+        """Compare as bytes: ``secrets.compare_digest`` raises on non-ASCII text.
+        aiohttp decodes headers as UTF-8 with surrogate escapes, undone here."""
+        try:
+            given = telegram_secret_token.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            return False
+        return hmac.compare_digest(given, self._secret)
+
+    async def _read_update(self, bot: Bot, request: web.Request) -> Update:
+        """The request's update; ``ValueError`` (or ``RecursionError``) when it is none."""
+        data = bot.session.json_loads(await request.text())
+        if not isinstance(data, dict):
+            raise ValueError(f"a JSON {type(data).__name__}, not an object")
+        return Update.model_validate(data, context={"bot": bot})
+
+    async def handle(self, request: web.Request) -> web.Response:
+        bot = await self.resolve_bot(request)
+        if not self.verify_secret(request.headers.get(SECRET_HEADER, ""), bot):
+            logger.warning("webhook: request from %s refused: wrong secret", request.remote)
+            return web.Response(text="Unauthorized", status=401)
+        try:
+            update = await self._read_update(bot, request)
+        except ValidationError as exc:  # before ValueError, its base: no input values logged
+            logger.warning(
+                "webhook: request from %s refused: not an update (validation errors: %d)",
+                request.remote,
+                exc.error_count(),
+            )
+            return web.Response(text="Bad Request", status=400)
+        except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, too deep
+            logger.warning(
+                "webhook: request from %s refused: malformed body (%s)",
+                request.remote,
+                type(exc).__name__,
+            )
+            return web.Response(text="Bad Request", status=400)
+        result: TelegramMethod[Any] | None = await self.dispatcher.feed_webhook_update(
+            bot, update, **self.data
+        )
+        return web.Response(body=self._build_response_writer(bot=bot, result=result))
+
+    __call__ = handle
+
+
 def create_webhook_app(settings: Settings, bot: Bot, dispatcher: Dispatcher) -> web.Application:
     """An aiohttp app receiving updates at ``webhook_path``.
 
     A secret is required: without it anyone who finds the URL could post
     updates in any user's name.  Updates are handled before the response
     (not in background), so Telegram retries an update whose handling failed.
+    Bad requests get 401 (secret) or 400 (body) and one log line, see
+    :class:`WebhookHandler`.
     """
     if settings.webhook_secret is None:
         raise ValueError("STUDIOBOT_WEBHOOK_SECRET is required in webhook mode")
     app = web.Application()
-    SimpleRequestHandler(
-        dispatcher=dispatcher,
-        bot=bot,
-        handle_in_background=False,
-        secret_token=settings.webhook_secret.get_secret_value(),
+    WebhookHandler(
+        dispatcher, bot, secret_token=settings.webhook_secret.get_secret_value()
     ).register(app, path=settings.webhook_path)
     setup_application(app, dispatcher, bot=bot)
     return app

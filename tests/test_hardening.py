@@ -1,23 +1,28 @@
 """What a stranger or a leaked log must not get: the token in logs, statement
-parameters in errors, a readable database."""
+parameters in errors, a readable database, a webhook that answers junk with 500."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
 import logging
 import os
 import stat
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from aiohttp import web
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from yarl import URL
 
 from bot import logsafe
+from bot.app import create_bot, create_dispatcher, create_webhook_app
 from dialogs.ui import CommandIn, TextIn, UserRef
 from storage.db import SessionFactory
 from studiobot.app import build_conversation
@@ -27,6 +32,7 @@ from tests.test_bot_http import USER, Scripted, polling, settings_for
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 TOKEN = "987654321:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+SECRET = "s3cret-token"
 
 
 @pytest.fixture
@@ -222,3 +228,98 @@ async def test_an_existing_database_and_data_folder_are_tightened(tmp_path: Path
     _, engine = await build_conversation(settings)
     await engine.dispose()
     assert (_mode(db), _mode(data), _mode(data / "files")) == (0o600, 0o700, 0o700)
+
+
+# ---------------------------------------------------------------------- webhook edge cases
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotAPI]:
+    server = await FakeBotAPI().start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+async def webhook(api: FakeBotAPI) -> AsyncIterator[tuple[str, Scripted]]:
+    """The production webhook app on 127.0.0.1 with a scripted conversation: (url, script)."""
+    script = Scripted()
+    settings = settings_for(api, webhook_url="https://bot.example.org/", webhook_secret=SECRET)
+    bot = create_bot(settings)
+    runner = web.AppRunner(create_webhook_app(settings, bot, create_dispatcher(settings, script)))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}{settings.webhook_path}", script
+    finally:
+        await runner.cleanup()
+        await bot.session.close()
+
+
+async def _post_raw(url: str, body: bytes, secret: bytes | None) -> tuple[int, bytes]:
+    """An HTTP/1.1 request written by hand, so any header bytes can be sent."""
+    target = URL(url)
+    reader, writer = await asyncio.open_connection(target.host, target.port)
+    head = [
+        f"POST {target.path} HTTP/1.1".encode(),
+        f"Host: {target.host}:{target.port}".encode(),
+        b"Content-Type: application/json",
+        f"Content-Length: {len(body)}".encode(),
+        b"Connection: close",
+    ]
+    if secret is not None:
+        head.append(b"X-Telegram-Bot-Api-Secret-Token: " + secret)
+    writer.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
+    await writer.drain()
+    response = await reader.read()
+    writer.close()
+    status = int(response.split(b" ", 2)[1])
+    return status, response
+
+
+def _update(api: FakeBotAPI, text: str) -> bytes:
+    return json.dumps(api.message_update(USER, text=text)).encode()
+
+
+@pytest.mark.parametrize(
+    ("secret", "body", "status"),
+    [
+        (None, "valid", 401),
+        (b"wrong", "valid", 401),
+        ("密钥".encode(), "valid", 401),  # UTF-8 bytes
+        (b"s3cret-tok\xe9n", "valid", 401),  # Latin-1 byte, not UTF-8
+        (SECRET.encode(), b"not json at all", 400),
+        (SECRET.encode(), b"\xff\xfe garbage", 400),
+        (SECRET.encode(), b"[1, 2, 3]", 400),
+        (SECRET.encode(), b'{"update_id": "x", "message": 5}', 400),
+        (SECRET.encode(), b"[" * 100_000, 400),
+        (SECRET.encode(), "valid", 200),
+    ],
+)
+async def test_the_webhook_answers_bad_requests_in_one_log_line(
+    api: FakeBotAPI,
+    webhook: tuple[str, Scripted],
+    caplog: pytest.LogCaptureFixture,
+    secret: bytes | None,
+    body: bytes | str,
+    status: int,
+) -> None:
+    url, script = webhook
+    caplog.set_level(logging.DEBUG)
+    payload = _update(api, "hello") if body == "valid" else body
+    assert isinstance(payload, bytes)
+    got, _ = await _post_raw(url, payload, secret)
+    assert got == status
+    handled = [e.text for _, e, _ in script.events if isinstance(e, TextIn)]
+    # A valid update is handled (and answered) before the response.
+    assert handled == (["hello"] if status == 200 else [])
+    if status == 200:
+        assert [m.text for m in api.sent_to(USER)] == ["got hello"]
+    assert "Traceback" not in caplog.text
+    assert all(r.exc_info is None and r.levelno < logging.ERROR for r in caplog.records)
+    refusals = [r for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refusals) == (0 if status == 200 else 1)
+    assert all("\n" not in r.getMessage() for r in refusals)
+    assert SECRET not in caplog.text
