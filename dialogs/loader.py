@@ -16,7 +16,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from dialogs.schema import NUMERIC_TYPES, Condition, Program, QType, Question
+from dialogs.qtypes import registry
+from dialogs.schema import Condition, Program, Question
 
 BUILTIN_DIR = Path(__file__).parent / "programs"
 SUFFIXES = (".yaml", ".yml", ".toml")
@@ -117,55 +118,31 @@ def _dupes(ids: list[str]) -> list[str]:
 def _check_question(
     q: Question, where: str, file: str, in_group: bool
 ) -> Iterator[DefinitionProblem]:
-    def bad(field: str, code: str, message: str) -> DefinitionProblem:
-        return DefinitionProblem(file, f"{where}.{field}", code, message)
+    """The question's type checks what only it can see; every question needs help text."""
+    units = registry()
+    if q.type not in units:
+        known = ", ".join(sorted(units))
+        yield DefinitionProblem(
+            file, f"{where}.type", "E010", f"unknown question type '{q.type}' (known: {known})"
+        )
+        return
+    unit = units[q.type]
+    for field, code, message in unit.check(q, in_group=in_group):
+        yield DefinitionProblem(file, f"{where}.{field}", code, message)
+    for i, f in enumerate(q.fields or []):
+        yield from _check_question(f, f"{where}.fields[{i}]", file, True)
+    if not in_group and not q.help and unit.asked:
+        yield DefinitionProblem(
+            file,
+            f"{where}.help",
+            "E043",
+            "every question needs a help text quoting its seed clause",
+        )
 
-    t = q.type
-    if t is QType.GROUP:
-        if in_group:
-            yield bad("type", "E030", "a group cannot hold another group")
-        if not q.fields:
-            yield bad("fields", "E031", "a group needs its fields")
-        else:
-            for dup in _dupes([f.id for f in q.fields]):
-                yield bad("fields", "E032", f"duplicate field id '{dup}'")
-            sibling = {f.id: f for f in q.fields}
-            for i, f in enumerate(q.fields):
-                yield from _check_question(f, f"{where}.fields[{i}]", file, True)
-                if f.type is QType.SUM:
-                    for ref in f.of or []:
-                        if ref not in sibling or sibling[ref].type not in NUMERIC_TYPES:
-                            yield bad(
-                                f"fields[{i}].of",
-                                "E033",
-                                f"'{ref}' is not a numeric field of this group",
-                            )
-        if q.min_rows is not None and q.max_rows is not None and q.min_rows > q.max_rows:
-            yield bad("min_rows", "E034", "min_rows is larger than max_rows")
-    elif q.fields is not None:
-        yield bad("fields", "E035", f"only a group has fields, not a '{t}'")
-    if t in (QType.CHOICE, QType.MULTICHOICE):
-        opts = q.options or []
-        if len(opts) < 2:
-            yield bad("options", "E036", "a choice needs at least two options")
-        for dup in _dupes(opts):
-            yield bad("options", "E037", f"duplicate option '{dup}'")
-    elif q.options is not None:
-        yield bad("options", "E038", f"a '{t}' question takes no options")
-    if t is QType.SUM:
-        if not in_group:
-            yield bad("type", "E039", "a sum is computed inside a group only")
-        if not q.of:
-            yield bad("of", "E040", "a sum needs 'of', the fields it adds up")
-    elif q.of is not None:
-        yield bad("of", "E041", "only a sum takes 'of'")
-    pairs = (("min", "max"), ("min_chars", "max_chars"), ("min_files", "max_files"))
-    for lo, hi in pairs:
-        a, b = getattr(q, lo), getattr(q, hi)
-        if a is not None and b is not None and a > b:
-            yield bad(lo, "E042", f"{lo} is larger than {hi}")
-    if not in_group and not q.help and q.asked:
-        yield bad("help", "E043", "every question needs a help text quoting its seed clause")
+
+def _is(q: Question, flag: str) -> bool:
+    unit = registry().get(q.type)
+    return unit is not None and bool(getattr(unit, flag))
 
 
 def _check_condition(
@@ -182,15 +159,11 @@ def _check_condition(
     if cond.field is not None and cond.field in known:
         q = known[cond.field]
         for op in cond.operators():
-            if op in ("lt", "lte", "gt", "gte") and q.type not in NUMERIC_TYPES:
+            if op in ("lt", "lte", "gt", "gte") and not _is(q, "numeric"):
                 yield DefinitionProblem(
                     file, where, "E051", f"'{op}' needs a number, but '{q.id}' is a '{q.type}'"
                 )
-            if op in ("rows_lt", "rows_gte") and q.type not in (
-                QType.GROUP,
-                QType.PHOTO,
-                QType.FILE,
-            ):
+            if op in ("rows_lt", "rows_gte") and not (_is(q, "repeats") or _is(q, "upload")):
                 yield DefinitionProblem(
                     file,
                     where,
@@ -199,17 +172,24 @@ def _check_condition(
                 )
             if op in ("eq", "ne", "in_", "not_in") and q.options:
                 values = cond.in_ or cond.not_in or [cond.eq if op == "eq" else cond.ne]
+                ids = [o.id for o in q.options]
                 for v in values:
-                    if v not in q.options:
-                        yield DefinitionProblem(
-                            file, where, "E053", f"'{v}' is not an option of '{q.id}'"
-                        )
+                    if v not in ids:
+                        yield DefinitionProblem(file, where, "E053", _not_an_option(v, q))
     for i, sub in enumerate(cond.all or []):
         yield from _check_condition(sub, f"{where}.all[{i}]", file, known)
     for i, sub in enumerate(cond.any or []):
         yield from _check_condition(sub, f"{where}.any[{i}]", file, known)
     if cond.not_ is not None:
         yield from _check_condition(cond.not_, f"{where}.not", file, known)
+
+
+def _not_an_option(value: Any, q: Question) -> str:
+    """Conditions compare stored values, which are option ids: say so when a label was used."""
+    for option in q.options or []:
+        if option.label == value:
+            return f"'{value}' is the label of option '{option.id}' of '{q.id}': use its id"
+    return f"'{value}' is not an option id of '{q.id}'"
 
 
 def _cross_check(p: Program, file: str) -> Iterator[DefinitionProblem]:
@@ -248,7 +228,7 @@ def _cross_check(p: Program, file: str) -> Iterator[DefinitionProblem]:
         yield DefinitionProblem(file, "dates", "E064", f"duplicate date id '{dup}'")
     if p.studio_name is not None:
         target = known.get(p.studio_name.field)
-        if target is None or target.type is not QType.TEXT:
+        if target is None or target.type != "text":
             yield DefinitionProblem(
                 file,
                 "studio_name.field",

@@ -28,7 +28,8 @@ class Strict(BaseModel):
 
 
 class QType(StrEnum):
-    """The kinds of answer a question can ask for."""
+    """The names of the built-in question types (``dialogs/qtypes/``); a definition
+    may use any registered type, these are only constants for code and tests."""
 
     TEXT = "text"
     LONGTEXT = "longtext"
@@ -47,8 +48,25 @@ class QType(StrEnum):
     SUM = "sum"
 
 
-NUMERIC_TYPES = frozenset({QType.INTEGER, QType.NUMBER, QType.MONEY, QType.SUM})
-UPLOAD_TYPES = frozenset({QType.PHOTO, QType.FILE})
+OPTION_ID_PATTERN = r"^\S(?:.{0,62}\S)?$"
+
+
+class Option(Strict):
+    """One option of a choice: ``id`` is what is stored and what buttons carry, so a
+    label may be reworded without touching answers already given."""
+
+    id: Annotated[str, Field(pattern=OPTION_ID_PATTERN)]
+    label: Annotated[str, Field(min_length=1)]
+
+
+def _options(value: Any) -> Any:
+    """Options as written: ``{male: 男, female: 女}`` (id: label, in order), a list of
+    ``{id, label}``, or bare labels, each then its own id."""
+    if isinstance(value, dict):
+        return [{"id": str(k), "label": v} for k, v in value.items()]
+    if isinstance(value, list):
+        return [{"id": v, "label": v} if isinstance(v, str) else v for v in value]
+    return value
 
 
 class Condition(Strict):
@@ -147,7 +165,7 @@ class Question(Strict):
 
     id: Annotated[str, Field(pattern=ID_PATTERN)]
     label: Annotated[str, Field(min_length=1)]
-    type: QType
+    type: Annotated[str, Field(min_length=1)]
     help: str | None = None
     required: bool = True
     when: Condition | None = None
@@ -160,7 +178,7 @@ class Question(Strict):
     max: Decimal | None = None
     unit: str | None = None
     # choice / multichoice
-    options: list[str] | None = None
+    options: list[Option] | None = None
     # group
     fields: list[Question] | None = None
     min_rows: int | None = Field(default=None, ge=0)
@@ -175,24 +193,24 @@ class Question(Strict):
     # answer suggestions shown as buttons; "{field}" and "{today}" are filled in
     suggest: list[str] | None = None
 
-    @field_validator("type", mode="before")
+    @field_validator("options", mode="before")
     @classmethod
-    def _known_type(cls, value: Any) -> Any:
-        if isinstance(value, str) and value not in {t.value for t in QType}:
-            known = ", ".join(t.value for t in QType)
-            raise ValueError(f"unknown question type '{value}' (known: {known})")
-        return value
+    def _option_forms(cls, value: Any) -> Any:
+        return _options(value)
 
-    @property
-    def asked(self) -> bool:
-        """Whether the user is asked this question (computed fields are not)."""
-        return self.type is not QType.SUM
+    def option(self, option_id: Any) -> Option | None:
+        """The option stored as ``option_id`` (None if the definition no longer has it)."""
+        for option in self.options or []:
+            if option.id == option_id:
+                return option
+        return None
 
 
 class Section(Strict):
-    """A titled part of the form; the preview is grouped and edited by section."""
+    """A titled part of the form; the preview is grouped and edited by section
+    (its id travels in the edit button, hence at most 24 characters)."""
 
-    id: Annotated[str, Field(pattern=ID_PATTERN)]
+    id: Annotated[str, Field(pattern=ID_PATTERN, max_length=24)]
     title: Annotated[str, Field(min_length=1)]
     help: str | None = None
     when: Condition | None = None

@@ -18,9 +18,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from dialogs.engine import Screen, Step, Walker, size_limit_mb
+from dialogs.engine import Step, Walker
 from dialogs.i18n import Locale
 from dialogs.loader import ProgramRegistry
+from dialogs.qtypes._upload import accept_list, size_limit_mb
+from dialogs.render import draw, render
 from dialogs.schema import Program
 from dialogs.textfit import clean_text
 from dialogs.ui import (
@@ -36,6 +38,7 @@ from dialogs.ui import (
     UnsupportedIn,
     UserRef,
 )
+from dialogs.view import View, msg, notice
 from storage import repo
 from storage.files import (
     FALLBACK_SUFFIX,
@@ -117,7 +120,6 @@ class Conversation:
         self.clock = clock
         self.zone = zone or ZoneInfo("Asia/Shanghai")
         self.loc = Locale(locale)
-        self._programs = list(registry)
 
     # Transactions are written ``async with self.sessions() as session, session.begin()``:
     # the commit then runs in the caller's task and gives the connection back at
@@ -162,7 +164,7 @@ class Conversation:
         """An update handled before: change nothing, but show where the user is,
         since the first reply may have been lost with a crash after the commit."""
         app = await self._active(ctx)
-        replies = self._replies(self._walker(app, ctx.now).screens(), app) if app else []
+        replies = self._replies(self._walker(app, ctx.now).views(), app) if app else []
         return Outcome(replies=replies, duplicate=True)
 
     async def _context(self, session: AsyncSession, user: UserRef) -> _Ctx:
@@ -200,7 +202,7 @@ class Conversation:
     # ------------------------------------------------------------------ helpers
     def _walker(self, app: Application, now: dt.datetime) -> Walker:
         program = self._program(app)
-        return Walker(program, app.answers, app.cursor, locale=self.loc, today=self._today(now))
+        return Walker(program, app.answers, app.cursor, today=self._today(now))
 
     def _program(self, app: Application) -> Program:
         program = self.registry.get(app.program_id)
@@ -225,19 +227,28 @@ class Conversation:
             return None
         return app
 
-    def _replies(self, screens: list[Screen], app: Application | None) -> list[Reply]:
+    def _replies(self, views: list[View], app: Application | None) -> list[Reply]:
+        """Views drawn in the user's language, with the state their buttons belong to."""
         app_id = app.id or 0 if app is not None else 0
         rev = app.revision if app is not None else 0
-        return [
-            Reply(
-                text=s.text,
-                buttons=s.buttons,
-                application_id=app_id,
-                revision=rev,
-                expects_text=s.expects_text,
+        style = self._date_style(app)
+        replies = []
+        for view in views:
+            screen = render(view, self.loc, date_style=style)
+            replies.append(
+                Reply(
+                    text=screen.text,
+                    buttons=screen.buttons,
+                    application_id=app_id,
+                    revision=rev,
+                    expects_text=screen.expects_text,
+                )
             )
-            for s in screens
-        ]
+        return replies
+
+    def _date_style(self, app: Application | None) -> str:
+        program = self.registry.get(app.program_id) if app is not None else None
+        return program.date_style if program is not None else "iso"
 
     async def _apply(self, ctx: _Ctx, app: Application, walker: Walker, step: Step) -> Outcome:
         """Persist what a step changed (answers, cursor, history), then build replies."""
@@ -248,7 +259,8 @@ class Conversation:
                 )
             repo.touch_application(app, answers=walker.answers, cursor=walker.cur, now=ctx.now)
             await ctx.session.flush()
-        return Outcome(replies=self._replies(step.screens, app), toast=step.toast)
+        toast = draw(step.toast, self.loc) if step.toast is not None else None
+        return Outcome(replies=self._replies(step.views, app), toast=toast)
 
     def _menu(self, text: str) -> Outcome:
         t = self.loc.t
@@ -268,7 +280,7 @@ class Conversation:
                 # A returning user sees where they are, so a typed answer is never a surprise.
                 walker = self._walker(app, ctx.now)
                 resumed = Reply(text=t("engine.resumed", program=self._program(app).button_title))
-                menu.replies += [resumed, *self._replies(walker.screens(), app)]
+                menu.replies += [resumed, *self._replies(walker.views(), app)]
             return menu
         if name == "help":
             return self._menu(t("engine.help"))
@@ -289,12 +301,12 @@ class Conversation:
         for app in apps:
             latest.setdefault(app.program_id, app)
         buttons = []
-        for i, program in enumerate(self._programs):
+        for program in self.registry:
             label = program.button_title
             found = latest.get(program.id)
             if found is not None:
                 label += t(f"engine.program_state.{found.status}")
-            buttons.append([Button(label, Action.PICK_PROGRAM, i)])
+            buttons.append([Button(label, Action.PICK_PROGRAM, key=program.id)])
         return Outcome(replies=[Reply(text=t("engine.choose_program"), buttons=buttons)])
 
     async def _status(self, ctx: _Ctx) -> Outcome:
@@ -362,14 +374,13 @@ class Conversation:
 
     async def _open(self, ctx: _Ctx, program: Program) -> Outcome:
         """Start or resume the user's application for ``program``."""
-        t = self.loc.t
         app = await repo.find_open_application(
             ctx.session, user_id=ctx.user.id or 0, program_id=program.id
         )
         if app is not None and app.status != ApplicationStatus.DRAFT.value:
             ctx.user.active_application_id = None
             return await self._status(ctx)
-        intro: list[Screen] = []
+        intro: list[View] = []
         if app is None:
             app = await repo.create_application(
                 ctx.session,
@@ -382,8 +393,8 @@ class Conversation:
             walker = self._walker(app, ctx.now)
             walker.start()
             intro.append(
-                Screen(
-                    t(
+                notice(
+                    msg(
                         "engine.intro",
                         form=program.form_title,
                         union=program.union,
@@ -396,17 +407,16 @@ class Conversation:
             walker = self._walker(app, ctx.now)
             if not app.cursor:
                 walker.start()
-            intro.append(Screen(t("engine.resumed", program=program.button_title)))
+            intro.append(notice(msg("engine.resumed", program=program.button_title)))
         ctx.user.active_application_id = app.id
         ctx.user.updated_at = ctx.now
-        walker.step.screens.extend(intro)
+        walker.step.views.extend(intro)
         walker.show()
         walker.step.changed = True
         return await self._apply(ctx, app, walker, walker.step)
 
     # ------------------------------------------------------------------ events
     async def _button(self, ctx: _Ctx, event: ButtonIn) -> Outcome:
-        t = self.loc.t
         # Button data comes back from the client: anything may have been forged.
         numbers = (event.arg, event.application_id, event.revision)
         if not all(-DB_INT_MAX <= n <= DB_INT_MAX for n in numbers) or event.application_id < 0:
@@ -416,9 +426,10 @@ class Conversation:
         if event.action is Action.STATUS:
             return await self._status(ctx)
         if event.action is Action.PICK_PROGRAM:
-            if not 0 <= event.arg < len(self._programs):
+            picked = self.registry.get(event.key)
+            if picked is None:
                 return await self._stale(ctx)
-            return await self._open(ctx, self._programs[event.arg])
+            return await self._open(ctx, picked)
         if event.action is Action.RESUME:
             app = await repo.get_application(ctx.session, application_id=event.arg)
             if (
@@ -436,9 +447,7 @@ class Conversation:
             return await self._leave(ctx)
         if event.action is Action.SUBMIT:
             return await self._submit(ctx, app, walker)
-        step = walker.on_button(event.action, event.arg)
-        if step.toast is None and not step.changed and not step.screens:
-            step.toast = t("engine.not_now")
+        step = walker.on_button(event.action, event.arg, event.key)
         return await self._apply(ctx, app, walker, step)
 
     async def _stale(self, ctx: _Ctx) -> Outcome:
@@ -449,7 +458,7 @@ class Conversation:
             out.toast = t("engine.stale_menu")  # there is no current question to show
             return out
         walker = self._walker(app, ctx.now)
-        out = Outcome(replies=self._replies(walker.screens(), app))
+        out = Outcome(replies=self._replies(walker.views(), app))
         out.toast = t("engine.stale")
         return out
 
@@ -462,13 +471,13 @@ class Conversation:
         app.submitted_at = ctx.now
         app.review_level = 0
         ctx.user.active_application_id = None
-        walker.step.screens.append(
-            Screen(
-                t(
+        walker.step.views.append(
+            notice(
+                msg(
                     "engine.submitted",
                     program=program.button_title,
                     reviewer=program.review_chain[0].reviewer,
-                    levels=" → ".join(level.reviewer for level in program.review_chain),
+                    levels=t("engine.sep.chain").join(lv.reviewer for lv in program.review_chain),
                 )
             )
         )
@@ -489,7 +498,7 @@ class Conversation:
         if app is None:
             return self._menu(text)
         walker = self._walker(app, ctx.now)
-        return Outcome(replies=[Reply(text=text), *self._replies(walker.screens(), app)])
+        return Outcome(replies=[Reply(text=text), *self._replies(walker.views(), app)])
 
     # ------------------------------------------------------------------ uploads
     async def _handle_file(
@@ -516,14 +525,14 @@ class Conversation:
                 return self._menu(t("engine.no_active"))
             walker = self._walker(app, ctx.now)
             problem = walker.on_upload_check(
-                kind=event.kind, mime_type=event.mime_type, size=event.size
+                sent_as=event.kind, mime_type=event.mime_type, size=event.size
             )
             if problem is not None:
                 return self._upload_refused(walker, app, problem)
             limit = walker.upload_limit_bytes()
             revision = app.revision
             app_id = app.id or 0
-            current = self._replies(walker.screens(), app)
+            current = self._replies(walker.views(), app)
         data: bytes | None
         try:
             data = await event.fetch()
@@ -587,10 +596,10 @@ class Conversation:
             params = {
                 "max_mb": f"{size_limit_mb(target):g}",
                 "max": target.max_files or "",
-                "accept": walker.accept_list(target),
+                "accept": accept_list(target, self.loc),
             }
         text = self.loc.t(key, **params)
-        return Outcome(replies=[Reply(text=text), *self._replies(walker.screens(), app)])
+        return Outcome(replies=[Reply(text=text), *self._replies(walker.views(), app)])
 
 
 _SUFFIXES = {

@@ -17,13 +17,13 @@ class Action(IntEnum):
     """What a button does.  Values are stable: they travel inside callback data."""
 
     MENU = 1  # show the main menu
-    PICK_PROGRAM = 2  # arg: index of the program in the registry order
-    RESUME = 3  # continue the draft given by the reply's application
+    PICK_PROGRAM = 2  # key: the program's id
+    RESUME = 3  # arg: the id of the draft to continue
     BACK = 4
     SKIP = 5
     SAVE_EXIT = 6
-    CHOOSE = 7  # arg: option index (choice) or 1/0 (yesno)
-    TOGGLE = 8  # arg: option index (multichoice)
+    CHOOSE = 7  # key: the option's button key (choice); arg: 1/0 (yesno)
+    TOGGLE = 8  # key: the option's button key (multichoice)
     DONE = 9  # finish a multichoice, long text, upload or group
     KEEP = 10  # keep the current answer while editing
     SUGGEST = 11  # arg: suggestion index
@@ -31,7 +31,7 @@ class Action(IntEnum):
     ROW_EDIT = 13  # arg: row index
     ROW_DELETE = 14  # arg: row index (asks to confirm)
     ROW_DELETE_OK = 15  # arg: row index
-    EDIT_SECTION = 16  # arg: section index
+    EDIT_SECTION = 16  # key: the section's id
     PREVIEW = 17
     SUBMIT = 18
     STATUS = 19
@@ -41,11 +41,23 @@ class Action(IntEnum):
 
 @dataclass(frozen=True)
 class Button:
-    """One button; ``arg`` is a small integer whose meaning depends on ``action``."""
+    """One button; ``arg`` (a small integer) and ``key`` (a stable id: a program, an
+    option, a section) mean what ``action`` says.  Never a position in a list that
+    a definition may reorder."""
 
     label: str
     action: Action
     arg: int = 0
+    key: str = ""
+
+
+@dataclass
+class Screen:
+    """One drawn message (a view in words), before a transport adds its ids."""
+
+    text: str
+    buttons: list[list[Button]] = field(default_factory=list)
+    expects_text: bool = False
 
 
 @dataclass
@@ -97,6 +109,7 @@ class ButtonIn:
     arg: int
     application_id: int
     revision: int
+    key: str = ""
 
 
 @dataclass(frozen=True)

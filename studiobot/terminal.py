@@ -70,7 +70,9 @@ class Terminal:
             index = int(match.group(2)) - 1
             if 0 <= index < len(buttons):
                 b = buttons[index]
-                return ButtonIn(b.action, b.arg, self.last.application_id, self.last.revision)
+                return ButtonIn(
+                    b.action, b.arg, self.last.application_id, self.last.revision, b.key
+                )
             if match.group(1):
                 self._print(self.loc.t("cli.no_such_button", n=match.group(2), count=len(buttons)))
                 return None

@@ -223,7 +223,7 @@ ACCEPTED: list[tuple[Question, str, JSONValue]] = [
 
 
 def _label(case: tuple[Question, str, JSONValue]) -> str:
-    return f"{case[0].type.value}:{case[1][:20]!r}"
+    return f"{case[0].type}:{case[1][:20]!r}"
 
 
 @pytest.mark.parametrize("case", ACCEPTED, ids=_label)
@@ -351,7 +351,7 @@ REJECTED: list[tuple[Question, str, str]] = [
 
 
 @pytest.mark.parametrize(
-    "case", REJECTED, ids=lambda c: f"{c[0].type.value}:{c[1][:20]!r}"
+    "case", REJECTED, ids=lambda c: f"{c[0].type}:{c[1][:20]!r}"
 )
 def test_rejected(case: tuple[Question, str, str]) -> None:
     question, text, key = case
@@ -380,7 +380,7 @@ def test_error_params() -> None:
 
     with pytest.raises(InvalidAnswer) as info:
         parse_answer(q("choice", options=OPTIONS), "9", today=TODAY)
-    assert info.value.params == {"options": "劳模创新工作室、职工创新工作室、工匠人才创新工作室"}
+    assert info.value.key == "validation.choice"  # the options are listed when drawn
 
     with pytest.raises(InvalidAnswer) as info:
         parse_answer(q("yearmonth"), "2030-01", today=TODAY)
@@ -446,7 +446,7 @@ FORMATTED: list[tuple[Question, JSONValue, str, str]] = [
 
 
 @pytest.mark.parametrize(
-    "case", FORMATTED, ids=lambda c: f"{c[0].type.value}:{str(c[1])[:20]}"
+    "case", FORMATTED, ids=lambda c: f"{c[0].type}:{str(c[1])[:20]}"
 )
 def test_format_answer(case: tuple[Question, JSONValue, str, str]) -> None:
     question, value, iso, compact = case
@@ -526,7 +526,7 @@ def _raise(question: Question, text: str) -> InvalidAnswer:
     return info.value
 
 
-@pytest.mark.parametrize("case", REJECTED, ids=lambda c: f"{c[0].type.value}:{c[1][:20]!r}")
+@pytest.mark.parametrize("case", REJECTED, ids=lambda c: f"{c[0].type}:{c[1][:20]!r}")
 def test_error_message_has_example(case: tuple[Question, str, str]) -> None:
     question, text, _ = case
     err = _raise(question, text)
@@ -613,11 +613,17 @@ NON_ERROR_KEYS = {
     "validation.list_separator",
     "validation.money_unit",
     "validation.multichoice",  # message for validation.choice on a multichoice question
+    "validation.unit_after",
+    "validation.option_line",
 }
 
 
 def test_every_raised_key_exists_in_both_catalogs() -> None:
-    source = Path(answers_module.__file__).read_text(encoding="utf-8")
+    folder = Path(answers_module.__file__).parent
+    source = "".join(
+        p.read_text(encoding="utf-8")
+        for p in [folder / "answers.py", folder / "render.py", *(folder / "qtypes").glob("*.py")]
+    )
     in_source = set(re.findall(r'"(validation\.[a-z_]+)"', source))
     raised = {key for _, _, key in REJECTED}
     # the rejected table exercises every error key the parser can raise

@@ -143,11 +143,13 @@ class Scripted:
 
 def test_callback_data_fits_telegram_limit() -> None:
     assert largest_packed_length() <= 64
-    data = DialogCallback(a=Action.ROW_DELETE_OK, g=12, p=MAX_APPLICATION_ID, r=999_999_999)
-    assert DialogCallback.unpack(data.pack()).to_event() == ButtonIn(
-        Action.ROW_DELETE_OK, 12, MAX_APPLICATION_ID, 999_999_999
+    data = DialogCallback(
+        a=Action.ROW_DELETE_OK, g=12, p=MAX_APPLICATION_ID, r=999_999_999, k="cccc-model"
     )
-    assert data.pack().startswith("d1:15:")
+    assert DialogCallback.unpack(data.pack()).to_event() == ButtonIn(
+        Action.ROW_DELETE_OK, 12, MAX_APPLICATION_ID, 999_999_999, "cccc-model"
+    )
+    assert data.pack().startswith("d2:15:")
 
 
 def test_keyboard_from_reply() -> None:
@@ -162,8 +164,8 @@ def test_keyboard_from_reply() -> None:
     )
     assert markup is not None
     assert [[b.callback_data for b in row] for row in markup.inline_keyboard] == [
-        ["d1:4:0:7:3"],
-        ["d1:7:2:7:3"],
+        ["d2:4:0:7:3:"],
+        ["d2:7:2:7:3:"],
     ]
 
 

@@ -119,10 +119,20 @@ async def send(
 
 
 async def press(
-    conv: Conversation, reply: Reply, action: Action, arg: int = 0, user: UserRef = ALICE
+    conv: Conversation,
+    reply: Reply,
+    action: Action,
+    arg: int = 0,
+    user: UserRef = ALICE,
+    key: str | None = None,
 ) -> Outcome:
-    """Press a button of ``reply``, carrying the state it was shown for."""
-    return await send(conv, ButtonIn(action, arg, reply.application_id, reply.revision), user)
+    """Press a button of ``reply`` (the one with this action and argument, whose key it
+    carries unless one is given), with the state it was shown for."""
+    if key is None:
+        shown = [b for row in reply.buttons for b in row if (b.action, b.arg) == (action, arg)]
+        key = shown[0].key if shown else ""
+    event = ButtonIn(action, arg, reply.application_id, reply.revision, key)
+    return await send(conv, event, user)
 
 
 def last(out: Outcome) -> Reply:
@@ -133,8 +143,9 @@ def texts(out: Outcome) -> str:
     return "\n".join(r.text for r in out.replies)
 
 
-def buttons(reply: Reply) -> list[tuple[str, Action, int]]:
-    return [(b.label, b.action, b.arg) for row in reply.buttons for b in row]
+def buttons(reply: Reply) -> list[tuple[str, Action, int | str]]:
+    """Each button's label, action, and what it acts on: its key if it has one, else its arg."""
+    return [(b.label, b.action, b.key or b.arg) for row in reply.buttons for b in row]
 
 
 async def stored(sessions: SessionFactory, user: UserRef = ALICE) -> list[Application]:
@@ -160,7 +171,8 @@ def state(app: Application) -> tuple[dict[str, Any], dict[str, Any], int]:
 async def start(conv: Conversation, program: int = 0, user: UserRef = ALICE) -> Outcome:
     """/apply and pick a program."""
     menu = await send(conv, CommandIn("apply"), user)
-    return await press(conv, last(menu), Action.PICK_PROGRAM, program, user)
+    key = last(menu).buttons[program][0].key
+    return await press(conv, last(menu), Action.PICK_PROGRAM, 0, user, key=key)
 
 
 def fetch_of(data: bytes, calls: list[int] | None = None) -> Callable[[], Awaitable[bytes]]:
@@ -208,8 +220,8 @@ async def test_start_shows_the_menu_and_apply_lists_the_programs(conv: Conversat
     ]
 
     expected = [
-        ("甲市总工会 · 劳模创新工作室", Action.PICK_PROGRAM, 0),
-        ("乙区总工会 · 职工创新工作室", Action.PICK_PROGRAM, 1),
+        ("甲市总工会 · 劳模创新工作室", Action.PICK_PROGRAM, "alpha"),
+        ("乙区总工会 · 职工创新工作室", Action.PICK_PROGRAM, "beta"),
     ]
     out = await send(conv, CommandIn("apply"))
     assert out.replies[0].text == "请选择要申报的项目（按钮显示发文工会和工作室类型）："
@@ -559,7 +571,7 @@ async def test_submit_is_refused_while_an_answer_is_missing_then_accepted(
     before = state(await only(sessions))
     out = await press(conv, last(out), Action.SUBMIT)
     assert last(out).text == "还不能提交，以下 1 项需要先完成：\n• 5. 场所面积：未填写"
-    assert buttons(last(out)) == [("✏️ 修改：基本情况", Action.EDIT_SECTION, 0)]
+    assert buttons(last(out)) == [("✏️ 修改：基本情况", Action.EDIT_SECTION, "basic")]
     app = await only(sessions)
     assert app.status == "draft"
     assert app.submitted_at is None

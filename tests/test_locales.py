@@ -13,11 +13,16 @@ from dialogs.schema import QType
 from storage.models import ApplicationStatus
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = [*ROOT.glob("dialogs/*.py"), *ROOT.glob("bot/**/*.py"), *ROOT.glob("studiobot/*.py")]
-LITERAL_KEY = re.compile(r"""\bt\(\s*["']([a-z_]+(?:\.[a-z_0-9]+)+)["']""")
+SOURCES = [*ROOT.glob("dialogs/**/*.py"), *ROOT.glob("bot/**/*.py"), *ROOT.glob("studiobot/*.py")]
+# Any string literal shaped like a key of one of the catalogs: keys are passed as
+# data (views, refusals, separators) as often as they are looked up with t().
+LITERAL_KEY = re.compile(
+    r"""["']((?:engine|validation|bot|cli)\.[a-z_0-9]+(?:\.[a-z_0-9]+)*)["']"""
+)
 
 DYNAMIC_KEYS = (
     [f"engine.hint.{t.value}" for t in QType]
+    + [f"validation.examples.{t.value}" for t in QType]
     + [f"engine.program_state.{s.value}" for s in ApplicationStatus]
     + [f"engine.status.{s.value}" for s in ApplicationStatus if s is not ApplicationStatus.DRAFT]
     + ["engine.status.draft", "engine.upload.send_photo", "engine.upload.send_file"]
@@ -38,7 +43,7 @@ def _slots(template: str) -> set[str]:
 
 def test_code_uses_keys() -> None:
     # The scan itself must find the keys, or the next test proves nothing.
-    assert len(_used_keys()) > 80
+    assert len(_used_keys()) > 150
 
 
 @pytest.mark.parametrize("lang", ["zh-CN", "en"])

@@ -42,9 +42,9 @@ def _event(move: Any, last: Outcome) -> Inbound:
         return FileIn("photo", move.file_name, move.mime_type, len(data), "test", fetch)
     assert isinstance(move, Press)
     rev = next((r for r in reversed(last.replies) if r.buttons), last.replies[-1])
-    offered = [(b.action, b.arg) for row in rev.buttons for b in row]
-    assert (move.action, move.arg) in offered, f"{move} not offered: {rev.text}"
-    return ButtonIn(move.action, move.arg, rev.application_id, rev.revision)
+    offered = [(b.action, b.arg, b.key) for row in rev.buttons for b in row]
+    assert (move.action, move.arg, move.key) in offered, f"{move} not offered: {rev.text}"
+    return ButtonIn(move.action, move.arg, rev.application_id, rev.revision, move.key)
 
 
 async def walk(conversation: Conversation, user: UserRef, program_id: str) -> tuple[list[str], int]:
@@ -56,7 +56,8 @@ async def walk(conversation: Conversation, user: UserRef, program_id: str) -> tu
     index = [p.id for p in REGISTRY].index(program_id)
     menu = out.replies[0]
     assert menu.buttons[index][0].label == program.button_title
-    out = await conversation.handle(user, ButtonIn(menu.buttons[index][0].action, index, 0, 0))
+    pick = menu.buttons[index][0]
+    out = await conversation.handle(user, ButtonIn(pick.action, pick.arg, 0, 0, pick.key))
     applicant = Applicant(program, NOW.date())
     for _ in range(600):
         shown += [r.text for r in out.replies]

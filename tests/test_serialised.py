@@ -106,7 +106,7 @@ async def events_for(sessions: SessionFactory, app_id: int, path: str) -> int:
 
 async def open_draft(conv: Conversation, who: UserRef) -> Outcome:
     await conv.handle(who, CommandIn("apply"))
-    return await conv.handle(who, ButtonIn(Action.PICK_PROGRAM, 0, 0, 0))
+    return await conv.handle(who, ButtonIn(Action.PICK_PROGRAM, 0, 0, 0, "gamma"))
 
 
 async def test_long_text_parts_sent_to_both_processes_are_all_kept(
@@ -123,7 +123,7 @@ async def test_long_text_parts_sent_to_both_processes_are_all_kept(
             *((a if i % 2 else b).handle(who, TextIn(part)) for i, part in enumerate(parts))
         )
         app = await stored(reader, who)
-        assert sorted(app.cursor.get("buf") or []) == sorted(parts)
+        assert sorted(app.cursor.get("s", {}).get("buf") or []) == sorted(parts)
         # Every part moved the draft on by one revision: none was written over another.
         assert app.revision == first.revision + 1 + len(parts)
 

@@ -19,12 +19,12 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from dialogs.engine import FILE_KINDS, accepted_kinds
 from dialogs.i18n import Locale, load_catalog
 from dialogs.loader import load_registry
+from dialogs.qtypes._upload import FILE_KINDS, accepted_kinds
 from dialogs.schema import QType, Question
 from dialogs.service import Conversation
-from dialogs.ui import Action, ButtonIn, CommandIn, FileIn, Inbound, Outcome, UserRef
+from dialogs.ui import ButtonIn, CommandIn, FileIn, Inbound, Outcome, UserRef
 from storage import repo
 from storage.db import SessionFactory
 from storage.files import FileStore, sniff_mime
@@ -240,7 +240,8 @@ async def open_question(conv: Conversation) -> None:
     """/apply and pick the program: its first question is the upload question."""
     menu = await send(conv, CommandIn("apply"))
     reply = menu.replies[-1]
-    await send(conv, ButtonIn(Action.PICK_PROGRAM, 0, reply.application_id, reply.revision))
+    pick = reply.buttons[0][0]
+    await send(conv, ButtonIn(pick.action, 0, reply.application_id, reply.revision, pick.key))
 
 
 def file_in(

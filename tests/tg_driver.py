@@ -51,7 +51,7 @@ def find_button(api: FakeBotAPI, user_id: int, move: Press) -> tuple[SentMessage
             if button.callback_data is None:
                 continue
             data = DialogCallback.unpack(button.callback_data)
-            if data.a == move.action and data.g == move.arg:
+            if (data.a, data.g, data.k) == (move.action, move.arg, move.key):
                 return message, button.callback_data
     raise LookupError(f"{move} is not offered in: {message.text[:200]}")
 

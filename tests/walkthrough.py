@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dialogs.engine import Walker
-from dialogs.i18n import Locale
+from dialogs.qtypes.base import stable_key
 from dialogs.schema import Program, QType, Question
 from dialogs.ui import Action
 
@@ -29,6 +29,7 @@ class Text:
 class Press:
     action: Action
     arg: int = 0
+    key: str = ""
 
 
 @dataclass(frozen=True)
@@ -67,23 +68,23 @@ LONG_PARAGRAPH = (
 def text_for(q: Question) -> str:
     """A valid typed answer for a text-parsed question."""
     t = q.type
-    if t is QType.TEXT:
+    if t == QType.TEXT:
         if any(word in q.label for word in ("姓名", "负责人", "带头人", "领衔人")):
             return "张伟"
         return f"{q.label[:12]}示例"
-    if t is QType.INTEGER:
+    if t == QType.INTEGER:
         low = int(q.min) if q.min is not None else 0
         high = int(q.max) if q.max is not None else 10_000
         return str(min(max(30 if "人数" in q.label or "总数" in q.label else 5, low), high))
-    if t is QType.NUMBER:
+    if t == QType.NUMBER:
         return "35.5"
-    if t is QType.MONEY:
+    if t == QType.MONEY:
         return "12.5"
-    if t is QType.YEARMONTH:
+    if t == QType.YEARMONTH:
         return "1985年3月"
-    if t is QType.DATE:
+    if t == QType.DATE:
         return "20260520"
-    if t is QType.PHONE:
+    if t == QType.PHONE:
         return "0411-82610410"
     raise ValueError(f"no typed answer for {t}")
 
@@ -109,34 +110,32 @@ class Applicant:
     def next_move(self, answers: dict[str, Any], cursor: dict[str, Any]) -> Move:
         if self.pending:
             return self.pending.pop(0)
-        w = Walker(self.program, answers, cursor, locale=Locale("zh-CN"), today=self.today)
+        w = Walker(self.program, answers, cursor, today=self.today)
         if w.mode == "preview":
             return Press(Action.SUBMIT)
         if w.mode == "done":
             raise StopIteration
         q = w.question()
-        if q.type is QType.GROUP and not w.in_row():
+        if q.type == QType.GROUP and not w.in_row():
             rows = w.rows()
             if len(rows) < max(q.min_rows or 0, 1 if q.required else 0, 1):
                 return Press(Action.ROW_ADD)
             return Press(Action.DONE)
         target, value, _ = w.target()
-        if target.suggest:
-            from dialogs.render import suggestions
-
-            if suggestions(w, target):
-                return Press(Action.SUGGEST, 0)
+        if target.suggest and w.suggestions(target):
+            return Press(Action.SUGGEST, 0)
         t = target.type
-        if t is QType.CHOICE:
-            return Press(Action.CHOOSE, 0)
-        if t is QType.YESNO:
+        first = stable_key(target.options[0].id) if target.options else ""
+        if t == QType.CHOICE:
+            return Press(Action.CHOOSE, 0, first)
+        if t == QType.YESNO:
             return Press(Action.CHOOSE, 1)
-        if t is QType.MULTICHOICE:
-            if w.cur.get("sel"):
+        if t == QType.MULTICHOICE:
+            if w.scratch.get("sel"):
                 return Press(Action.DONE)
-            return Press(Action.TOGGLE, 0)
-        if t is QType.LONGTEXT:
-            if w.cur.get("buf"):
+            return Press(Action.TOGGLE, 0, first)
+        if t == QType.LONGTEXT:
+            if w.scratch.get("buf"):
                 return Press(Action.DONE)
             parts = long_text(target)
             self.pending = [Text(p) for p in parts[1:]]

@@ -1,0 +1,70 @@
+"""``multichoice``: several options, ticked one by one and confirmed with 完成
+(or typed: "1、3", "135", "全部"); stored as option ids in the definition's order."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from dialogs.i18n import Locale
+from dialogs.qtypes._options import OptionType, by_key, label_of
+from dialogs.qtypes._parsing import parse_multichoice
+from dialogs.qtypes.base import REFUSED, JSONValue, Outcome
+from dialogs.schema import Question
+from dialogs.ui import Action
+from dialogs.view import ButtonView, Part, msg, notice
+
+
+def chosen(value: Any, scratch: dict[str, Any]) -> list[str]:
+    """The ticks shown: those being changed, else the stored answer."""
+    picked = scratch.get("sel", value or [])
+    return [str(v) for v in picked] if isinstance(picked, list) else []
+
+
+class MultiChoice(OptionType):
+    name = "multichoice"
+    action = Action.TOGGLE
+
+    def parse(self, q: Question, text: str, *, today: dt.date) -> JSONValue:
+        return parse_multichoice(q, text)
+
+    def format(self, q: Question, value: Any, *, loc: Locale, date_style: str) -> str:
+        if not isinstance(value, list):
+            return str(value)
+        return loc.t("validation.list_separator").join(label_of(q, v) for v in value)
+
+    def example(self, q: Question, *, loc: Locale) -> str:
+        if q.example:
+            return q.example
+        labels = [o.label for o in q.options or []][:2]
+        if not labels:
+            return super().example(q, loc=loc)
+        return loc.t("validation.list_separator").join(labels)
+
+    def buttons(self, q: Question, value: Any, scratch: dict[str, Any]) -> list[list[ButtonView]]:
+        ticked = set(chosen(value, scratch))
+        marks: list[Part] = [
+            msg("engine.btn.checked" if o.id in ticked else "engine.btn.unchecked", label=o.label)
+            for o in q.options or []
+        ]
+        done = ButtonView(msg("engine.btn.done_count", count=len(ticked)), Action.DONE)
+        return [*self.option_buttons(q, marks), [done]]
+
+    def press(
+        self, q: Question, action: Action, arg: int, key: str, value: Any, scratch: dict[str, Any]
+    ) -> Outcome:
+        ticked = chosen(value, scratch)
+        if action is Action.TOGGLE:
+            option = by_key(q, key)
+            if option is None:
+                return REFUSED
+            flipped = set(ticked) ^ {option.id}
+            return Outcome(scratch={"sel": [o.id for o in q.options or [] if o.id in flipped]})
+        if action is Action.DONE:
+            if not ticked and q.required:
+                return Outcome(views=[notice(msg("engine.choose_one"))])
+            return Outcome(value=ticked, scratch={}, advance=True)
+        return REFUSED
+
+
+TYPE = MultiChoice()

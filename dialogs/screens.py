@@ -1,0 +1,299 @@
+"""The screens of a declaration, decided as views from plain data.
+
+Each builder takes what the walker worked out (the question, its answer, the
+progress, which ways on exist) and returns a :class:`~dialogs.view.View`;
+none looks at the walker itself, so this module and the engine do not know
+each other's insides, and none changes anything.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dialogs.qtypes import kind
+from dialogs.qtypes._upload import need_phrase
+from dialogs.qtypes.group import asked_fields, missing_fields
+from dialogs.qtypes.sum import Sum
+from dialogs.schema import Program, Question, Section
+from dialogs.ui import Action
+from dialogs.view import Answer, ButtonView, Joined, Msg, Part, Plain, View, msg, rows
+
+PREVIEW_TEXT_CHARS = 120
+"""A long answer is clipped to this many characters in the preview and as 当前答案."""
+
+MAX_PROBLEMS_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where the user is: question ``n`` of ``total`` in ``section``, maybe inside a row."""
+
+    n: int
+    total: int
+    section: str
+    row: int | None = None
+    field: int | None = None
+    fields: int | None = None
+
+    def part(self) -> Part:
+        head = msg("engine.progress", n=self.n, total=self.total, section=self.section)
+        if self.row is None:
+            return head
+        inside = msg("engine.row_progress", row=self.row, f=self.field, nf=self.fields)
+        return Joined((head, inside), sep="engine.sep.none")
+
+
+@dataclass(frozen=True)
+class Ways:
+    """The ways on offered under a question."""
+
+    back: bool
+    skip: bool = False
+    keep: bool = False
+    to_preview: bool = False
+
+    def rows(self) -> list[list[ButtonView]]:
+        first: list[ButtonView] = []
+        if self.back:
+            first.append(ButtonView(msg("engine.btn.back"), Action.BACK))
+        if self.skip:
+            first.append(ButtonView(msg("engine.btn.skip"), Action.SKIP))
+        if self.keep:
+            first.append(ButtonView(msg("engine.btn.keep"), Action.KEEP))
+        last = [ButtonView(msg("engine.btn.save_exit"), Action.SAVE_EXIT)]
+        if self.to_preview:
+            last.insert(0, ButtonView(msg("engine.btn.preview"), Action.PREVIEW))
+        return [first, last]
+
+
+def suggestions(q: Question, answers: dict[str, Any], today: str) -> list[str]:
+    """Suggested answers with their slots filled; those missing an answer are left out."""
+    out: list[str] = []
+    for template in q.suggest or []:
+        refs = [f for _, f, _, _ in string.Formatter().parse(template) if f]
+        values: dict[str, str] = {}
+        for ref in refs:
+            value = today if ref == "today" else answers.get(ref)
+            if value in (None, ""):
+                break
+            values[ref] = str(value)
+        else:
+            text = template.format(**values)
+            if text not in out:
+                out.append(text)
+    return out
+
+
+def question(
+    target: Question,
+    value: Any,
+    scratch: dict[str, Any],
+    place: Place,
+    ways: Ways,
+    suggested: Sequence[str] = (),
+) -> View:
+    """The screen asking ``target``."""
+    unit = kind(target)
+    label: Part = msg("engine.label", label=target.label)
+    if not target.required:
+        label = Joined((label, msg("engine.optional")), sep="engine.sep.none")
+    lines: list[Part] = [place.part(), Plain(""), label]
+    if target.help:
+        lines.append(Plain(target.help))
+    lines += unit.hint(target, value, scratch)
+    buttons = unit.buttons(target, value, scratch)
+    buttons += [
+        [ButtonView(msg("engine.btn.suggest", text=text), Action.SUGGEST, i)]
+        for i, text in enumerate(suggested)
+    ]
+    if value is not None and unit.keepable(value):
+        lines.append(msg("engine.current", value=Answer(target, value, PREVIEW_TEXT_CHARS)))
+    return View(
+        lines=tuple(lines),
+        buttons=rows(*buttons, *ways.rows()),
+        expects_text=unit.typed,
+        kind="question",
+    )
+
+
+def row_summary(group: Question, row: dict[str, Any]) -> Part:
+    """One row of a group on one line: 姓名 张三；性别 男；…"""
+    cells: list[Part] = []
+    for f in group.fields or []:
+        unit = kind(f)
+        value = unit.total(f, row) if isinstance(unit, Sum) else row.get(f.id)
+        if value is not None:
+            cells.append(msg("engine.group.cell", label=f.label, value=Answer(f, value)))
+    if not cells:
+        return msg("engine.group.empty_row")
+    return Joined(tuple(cells), sep="engine.sep.cells")
+
+
+def group_menu(q: Question, table: list[dict[str, Any]], place: Place, ways: Ways) -> View:
+    """The table of a repeating group with add / edit / delete / done."""
+    unit = kind(q)
+    lines: list[Part] = [place.part(), Plain(""), msg("engine.label", label=q.label)]
+    if q.help:
+        lines.append(Plain(q.help))
+    lines.append(
+        msg(
+            "engine.group.status",
+            count=len(table),
+            min=q.min_rows or 0,
+            max=q.max_rows if q.max_rows is not None else msg("engine.group.no_limit"),
+        )
+    )
+    lines += [
+        msg("engine.numbered", n=i, text=row_summary(q, row)) for i, row in enumerate(table, 1)
+    ]
+    buttons: list[list[ButtonView]] = []
+    if q.max_rows is None or len(table) < q.max_rows:
+        buttons.append([ButtonView(msg("engine.btn.row_add"), Action.ROW_ADD)])
+    for i in range(len(table)):
+        buttons.append(
+            [
+                ButtonView(msg("engine.btn.row_edit", n=i + 1), Action.ROW_EDIT, i),
+                ButtonView(msg("engine.btn.row_delete", n=i + 1), Action.ROW_DELETE, i),
+            ]
+        )
+    nav, last = ways.rows()
+    if table and len(table) >= unit.minimum(q):
+        nav.append(ButtonView(msg("engine.btn.done"), Action.DONE))
+    if not q.required and not table:
+        nav.append(ButtonView(msg("engine.btn.skip"), Action.SKIP))
+    return View(lines=tuple(lines), buttons=rows(*buttons, nav, last), kind="group")
+
+
+def confirm_delete(q: Question, table: list[dict[str, Any]], row: int) -> View:
+    summary = row_summary(q, table[row]) if row < len(table) else Plain("")
+    return View(
+        lines=(msg("engine.group.confirm_delete", n=row + 1, row=summary),),
+        buttons=rows(
+            [
+                ButtonView(msg("engine.btn.delete_ok"), Action.ROW_DELETE_OK, row),
+                ButtonView(msg("engine.btn.cancel"), Action.CANCEL),
+            ]
+        ),
+        kind="confirm",
+    )
+
+
+def incomplete_row(q: Question, row: dict[str, Any], n: int) -> View | None:
+    """Why row ``n`` cannot be left yet, or None when it is complete."""
+    missing = missing_fields(q, row)
+    if missing is None:
+        return None
+    return View(lines=(msg("engine.group.row_incomplete", n=n, fields=missing),))
+
+
+def upload_progress(target: Question, count: int, ways: Ways) -> View:
+    """After each file: how many are in, how many are needed, and the way on."""
+    need = kind(target).minimum(target)
+    if count >= need:
+        line = msg("engine.upload.received", count=count, need=need_phrase(target))
+        row = [ButtonView(msg("engine.btn.done"), Action.DONE)]
+    else:
+        line = msg("engine.upload.received_more", count=count, left=need - count)
+        row = []
+    row.append(ButtonView(msg("engine.btn.clear_files"), Action.CLEAR))
+    return View(lines=(line,), buttons=rows(row, *ways.rows()), kind="upload")
+
+
+def _answer_lines(q: Question, value: Any) -> list[Part]:
+    if kind(q).repeats:
+        table = value if isinstance(value, list) else []
+        if not table:
+            return [msg("engine.preview.item", label=q.label, value=msg("engine.preview.none"))]
+        count = msg("engine.preview.rows", count=len(table))
+        return [
+            msg("engine.preview.item", label=q.label, value=count),
+            *(
+                msg("engine.preview.row", n=i, text=row_summary(q, r))
+                for i, r in enumerate(table, 1)
+            ),
+        ]
+    shown: Part
+    if value is None:
+        shown = msg("engine.preview.missing" if q.required else "engine.preview.skipped")
+    else:
+        shown = Answer(q, value, PREVIEW_TEXT_CHARS)
+    return [msg("engine.preview.item", label=q.label, value=shown)]
+
+
+def preview(
+    program: Program,
+    shown: dict[str, list[Question]],
+    answers: dict[str, Any],
+    warnings: list[tuple[str, str]],
+    problems: list[Msg],
+) -> View:
+    """The whole application by section, then warnings, problems and the actions.
+
+    ``shown`` maps each section id to its visible questions.  A transport
+    splits the text where its messages end, between sections first.
+    """
+    lines: list[Part] = [msg("engine.preview.title", form=program.form_title, union=program.union)]
+    edit: list[ButtonView] = []
+    for section in program.sections:
+        questions = shown.get(section.id) or []
+        if not questions:
+            continue
+        lines += [Plain(""), msg("engine.preview.section", title=section.title)]
+        for q in questions:
+            lines += _answer_lines(q, answers.get(q.id))
+        edit.append(_edit_button(section))
+    lines.append(Plain(""))
+    if warnings:
+        lines.append(msg("engine.preview.warnings_title"))
+        lines += [msg("engine.preview.warning", message=m, cite=c) for m, c in warnings]
+    if problems:
+        lines.append(msg("engine.preview.problems_title", count=len(problems)))
+        lines += [msg("engine.bullet", text=p) for p in problems[:MAX_PROBLEMS_SHOWN]]
+        if len(problems) > MAX_PROBLEMS_SHOWN:
+            lines.append(msg("engine.preview.more", count=len(problems) - MAX_PROBLEMS_SHOWN))
+    else:
+        lines.append(msg("engine.preview.ready"))
+    width = 1 if any(len(s.title) > 10 for s in program.sections) else 2
+    edit_rows = [edit[i : i + width] for i in range(0, len(edit), width)]
+    buttons = rows(
+        *edit_rows,
+        [ButtonView(msg("engine.btn.submit"), Action.SUBMIT)],
+        [
+            ButtonView(msg("engine.btn.back"), Action.BACK),
+            ButtonView(msg("engine.btn.save_exit"), Action.SAVE_EXIT),
+        ],
+    )
+    return View(lines=tuple(lines), buttons=buttons, kind="preview")
+
+
+def _edit_button(section: Section) -> ButtonView:
+    return ButtonView(
+        msg("engine.btn.edit_section", title=section.title), Action.EDIT_SECTION, 0, section.id
+    )
+
+
+def refused_submission(problems: list[Msg], first: Section | None) -> View:
+    """Why submission was refused, with a button to the first unfinished section."""
+    lines: list[Part] = [msg("engine.submit.refused", count=len(problems))]
+    lines += [msg("engine.bullet", text=p) for p in problems[:30]]
+    buttons = rows([_edit_button(first)]) if first is not None else ()
+    return View(lines=tuple(lines), buttons=buttons, kind="problems")
+
+
+__all__ = [
+    "Place",
+    "Ways",
+    "asked_fields",
+    "confirm_delete",
+    "group_menu",
+    "incomplete_row",
+    "preview",
+    "question",
+    "refused_submission",
+    "row_summary",
+    "suggestions",
+    "upload_progress",
+]
