@@ -32,11 +32,12 @@ import psutil  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from dialogs.engine import Walker  # noqa: E402
-from dialogs.i18n import Locale  # noqa: E402
-from dialogs.render import suggestions  # noqa: E402
+from dialogs.qtypes.base import stable_key  # noqa: E402
 from dialogs.schema import Program, QType  # noqa: E402
 from dialogs.ui import Action  # noqa: E402
-from tests.walkthrough import LONG_PARAGRAPH, Press, Text, text_for  # noqa: E402
+from tests.walkthrough import LONG_PARAGRAPH, text_for  # noqa: E402
+from tests.walkthrough import Press as Press  # noqa: E402  (re-exported)
+from tests.walkthrough import Text as Text  # noqa: E402  (re-exported)
 
 PG_ENV = "STUDIOBOT_BENCH_DATABASE_URL"
 PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -67,7 +68,6 @@ class Applicant:
     ) -> None:
         self.program = program
         self.today = today
-        self.loc = Locale("zh-CN")
         self.answers: dict[str, Any] = answers or {}
         self.cursor: dict[str, Any] = cursor or {}
         self.long_chars = long_chars
@@ -77,7 +77,7 @@ class Applicant:
         self.history: list[tuple[str, Any]] = []  # accepted answers (path, value), oldest first
 
     def walker(self) -> Walker:
-        return Walker(self.program, self.answers, self.cursor, locale=self.loc, today=self.today)
+        return Walker(self.program, self.answers, self.cursor, today=self.today)
 
     def start(self) -> None:
         """Put the copy where a newly opened application stands."""
@@ -95,28 +95,30 @@ class Applicant:
         if w.mode == "done":
             return None
         q = w.question()
-        if q.type is QType.GROUP and not w.in_row():
+        if q.type == QType.GROUP and not w.in_row():
             need = max(q.min_rows or 0, 1 if q.required else 0, 1, self.rows)
             if q.max_rows is not None:
                 need = min(need, q.max_rows)
             return Press(Action.ROW_ADD) if len(w.rows()) < need else Press(Action.DONE)
         target, value, _ = w.target()
-        if target.type is QType.LONGTEXT:
-            written = "\n".join(w.cur.get("buf") or [])
+        if target.type == QType.LONGTEXT:
+            written = "\n".join(w.scratch.get("buf") or [])
             want = max(target.min_chars or 0, 20, self.long_chars) + 10
             if target.max_chars:
                 want = min(want, target.max_chars)
             if len(written) >= want:
                 return Press(Action.DONE)
             return Text(LONG_MESSAGE)
-        if target.suggest and suggestions(w, target):
+        if target.suggest and w.suggestions(target):
             return Press(Action.SUGGEST, 0)
-        if target.type is QType.CHOICE:
-            return Press(Action.CHOOSE, 0)
-        if target.type is QType.YESNO:
+        # Options are pressed by their stable button key; the first option, as before.
+        first = stable_key(target.options[0].id) if target.options else ""
+        if target.type == QType.CHOICE:
+            return Press(Action.CHOOSE, 0, first)
+        if target.type == QType.YESNO:
             return Press(Action.CHOOSE, 1)
-        if target.type is QType.MULTICHOICE:
-            return Press(Action.DONE) if w.cur.get("sel") else Press(Action.TOGGLE, 0)
+        if target.type == QType.MULTICHOICE:
+            return Press(Action.DONE) if w.scratch.get("sel") else Press(Action.TOGGLE, 0, first)
         if target.type in (QType.PHOTO, QType.FILE):
             raise ValueError(f"{self.program.id} asks for an upload; pick another program")
         del value
@@ -129,9 +131,12 @@ class Applicant:
             return
         w = self.walker()
         step = (
-            w.on_text(move.text) if isinstance(move, Text) else w.on_button(move.action, move.arg)
+            w.on_text(move.text)
+            if isinstance(move, Text)
+            else w.on_button(move.action, move.arg, move.key)
         )
-        if step.toast == self.loc.t("engine.not_now") or not step.changed:
+        refused = step.toast is not None and step.toast.key == "engine.not_now"
+        if refused or not step.changed:
             raise RuntimeError(f"{move} refused at {self.cursor}")
         self.answers, self.cursor = w.answers, w.cur
         self.moves += 1

@@ -272,15 +272,15 @@ class Telegram:
             msg["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
         return {"update_id": next(self._update_ids), "message": msg}
 
-    def press(self, user_id: int, action: Action, arg: int) -> dict[str, Any]:
-        """Press the button (action, arg) of the newest message with a keyboard."""
+    def press(self, user_id: int, action: Action, arg: int = 0, key: str = "") -> dict[str, Any]:
+        """Press the button (action, arg, key) of the newest message with a keyboard."""
         shown = self.api.chat(user_id).keyboard_message
         if shown is None:
             raise RuntimeError(f"user {user_id}: no keyboard to press {action.name}")
         for row in shown["reply_markup"]["inline_keyboard"]:
             for button in row:
                 data = DialogCallback.unpack(button["callback_data"])
-                if data.a is action and data.g == arg:
+                if (data.a, data.g, data.k) == (action, arg, key):
                     return {
                         "update_id": next(self._update_ids),
                         "callback_query": {
@@ -292,13 +292,13 @@ class Telegram:
                         },
                     }
         raise RuntimeError(
-            f"user {user_id}: {action.name}({arg}) not offered: {shown['text'][:80]}"
+            f"user {user_id}: {action.name}({arg}, {key!r}) not offered: {shown['text'][:80]}"
         )
 
     def payload(self, user_id: int, move: Move) -> dict[str, Any]:
         if isinstance(move, Text):
             return self.message(user_id, move.text)
-        return self.press(user_id, move.action, move.arg)
+        return self.press(user_id, move.action, move.arg, move.key)
 
     async def feed(self, user_id: int, payload: dict[str, Any]) -> float:
         """Seconds from the update's JSON to the handler's last reply (feed_update returned)."""
@@ -331,7 +331,7 @@ class User:
         self.tg = bench.tg
         self.timed = bench.timed
         self.db = bench.db
-        self.program_index = bench.program_index
+        self.program_id = bench.program_id
         self.user_id = user_id
         self.applicant = applicant
         self.samples: list[Sample] = []
@@ -340,7 +340,7 @@ class User:
         """``/apply`` and the program's button (not timed)."""
         await self.tg.feed(self.user_id, self.tg.message(self.user_id, "/apply"))
         await self.tg.feed(
-            self.user_id, self.tg.press(self.user_id, Action.PICK_PROGRAM, self.program_index)
+            self.user_id, self.tg.press(self.user_id, Action.PICK_PROGRAM, 0, self.program_id)
         )
         self.applicant.start()
 
@@ -432,8 +432,10 @@ class Bench:
         self.bot = Bot(token=TOKEN, session=self.api, default=DefaultBotProperties(parse_mode=None))
         self.dispatcher = create_dispatcher(settings, self.timed)
         self.tg = Telegram(self.bot, self.dispatcher, self.api)
-        self.program_index = [p.id for p in conversation.registry].index(args.program)
         self.program = conversation.registry.get(args.program)
+        if self.program is None:
+            raise SystemExit(f"unknown program {args.program}")
+        self.program_id = self.program.id
         self._user_ids = itertools.count(7_000_000_001)
         self.rng = random.Random(20260520)
         self.users: list[User] = []

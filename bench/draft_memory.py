@@ -248,7 +248,7 @@ class Player:
         self.move = move
         if isinstance(move, Text):
             return TextIn(move.text)
-        return ButtonIn(move.action, move.arg, self.app_id, self.revision)
+        return ButtonIn(move.action, move.arg, self.app_id, self.revision, move.key)
 
     def after(self, outcome: Outcome) -> None:
         replies = [r for r in outcome.replies if r.application_id == self.app_id]
@@ -313,11 +313,12 @@ class Bench:
 
     async def open_live_users(self, count: int) -> None:
         """Users who open the program through the dialog (the pool of the 0-drafts stage)."""
-        index = [p.id for p in self.conversation.registry].index(self.program.id)
         for n in range(count):
             user = UserRef(CHANNEL, str(4_000_000_000 + n), f"李娜{n}")
             await self.conversation.handle(user, CommandIn("apply"))
-            out = await self.conversation.handle(user, ButtonIn(Action.PICK_PROGRAM, index, 0, 0))
+            out = await self.conversation.handle(
+                user, ButtonIn(Action.PICK_PROGRAM, 0, 0, 0, self.program.id)
+            )
             reply = out.replies[-1]
             applicant = Applicant(self.program, today=self.today)
             applicant.start()

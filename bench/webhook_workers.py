@@ -176,20 +176,20 @@ class Load:
             msg["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text)}]
         return {"update_id": next(self._update_ids), "message": msg}
 
-    def press(self, user_id: int, action: Action, arg: int) -> dict[str, Any]:
+    def press(self, user_id: int, action: Action, arg: int = 0, key: str = "") -> dict[str, Any]:
         shown = self.api.keyboards.get(user_id)
         if shown is None:
             raise RuntimeError(f"user {user_id}: no keyboard to press {action.name}")
         for row in shown["reply_markup"]["inline_keyboard"]:
             for button in row:
                 data = DialogCallback.unpack(button["callback_data"])
-                if data.a is action and data.g == arg:
+                if (data.a, data.g, data.k) == (action, arg, key):
                     return {"update_id": next(self._update_ids), "callback_query": {
                         "id": str(next(self._update_ids)), "from": self._from(user_id),
                         "chat_instance": str(user_id), "message": shown,
                         "data": button["callback_data"],
                     }}
-        raise RuntimeError(f"user {user_id}: {action.name}({arg}) not offered: "
+        raise RuntimeError(f"user {user_id}: {action.name}({arg}, {key!r}) not offered: "
                            f"{shown['text'][:80]}")
 
     def keyboard_state(self, user_id: int) -> tuple[int, int]:
@@ -208,9 +208,9 @@ class Player:
     revision: int = 0  # when opened
     samples: list[float] = field(default_factory=list)
 
-    async def open(self, load: Load, program_index: int) -> None:
+    async def open(self, load: Load, program_id: str) -> None:
         await load.post(load.message(self.user_id, "/apply"))
-        await load.post(load.press(self.user_id, Action.PICK_PROGRAM, program_index))
+        await load.post(load.press(self.user_id, Action.PICK_PROGRAM, 0, program_id))
         self.applicant.start()
         self.application_id, self.revision = load.keyboard_state(self.user_id)
 
@@ -221,7 +221,7 @@ class Player:
                 return
             update = (
                 load.message(self.user_id, move.text) if isinstance(move, Text)
-                else load.press(self.user_id, move.action, move.arg)
+                else load.press(self.user_id, move.action, move.arg, move.key)
             )
             self.samples.append(await load.post(update))
             self.applicant.apply(move)
@@ -325,7 +325,6 @@ async def scenario(
     registry = load_registry()
     program = registry.get(args.program)
     assert program is not None
-    program_index = [p.id for p in registry].index(args.program)
     today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
     api = StubBotAPI(Locale("zh-CN").t("bot.error"))
     await api.start()
@@ -346,14 +345,14 @@ async def scenario(
                 return [Player(next(user_ids), Applicant(program, today=today)) for _ in range(n)]
 
             warm = new_players(min(10, args.users))
-            await asyncio.gather(*(p.open(load, program_index) for p in warm))
+            await asyncio.gather(*(p.open(load, program.id) for p in warm))
             await asyncio.gather(*(p.answer(load, 5) for p in warm))
             # One user alone: what an answer costs when nobody waits for anybody.
             [solo] = new_players(1)
-            await solo.open(load, program_index)
+            await solo.open(load, program.id)
             await solo.answer(load, args.answers)
             players = new_players(args.users)
-            await asyncio.gather(*(p.open(load, program_index) for p in players))
+            await asyncio.gather(*(p.open(load, program.id) for p in players))
             load.not_ok, api.apologies = 0, 0
             procs = {"bench": psutil.Process()}
             procs.update({w.name: psutil.Process(w.proc.pid) for w in workers if w.proc})
