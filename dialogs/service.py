@@ -12,12 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from dialogs.carryover import carry_over
 from dialogs.engine import Step, Walker
 from dialogs.i18n import Locale
 from dialogs.loader import ProgramRegistry
@@ -38,7 +39,7 @@ from dialogs.ui import (
     UnsupportedIn,
     UserRef,
 )
-from dialogs.view import View, msg, notice
+from dialogs.view import Joined, Part, Plain, View, msg, notice
 from storage import repo
 from storage.files import (
     FALLBACK_SUFFIX,
@@ -68,6 +69,9 @@ WRITE_ATTEMPTS = 3
 DB_INT_MAX = 2**31 - 1
 """Ids and revisions are 32-bit columns: a larger number from a button is forged."""
 
+CARRY_OVER_PATH = "@carried_over"
+"""The history row recording that a draft moved to a new version of its program."""
+
 COMMAND_NAME_CHARS = 32
 """Telegram's longest command name; a longer "command" is echoed clipped."""
 
@@ -82,6 +86,7 @@ def clean_inbound(user: UserRef, event: Inbound) -> tuple[UserRef, Inbound]:
     elif isinstance(event, FileIn):
         event = replace(event, file_name=clean_text(event.file_name))
     return user, event
+
 
 Clock = Callable[[], dt.datetime]
 
@@ -99,6 +104,7 @@ class _Ctx:
     user: User
     now: dt.datetime
     loaded: Application | None = None  # the active application, read with the user
+    notices: list[View] = field(default_factory=list)  # said before the event's replies
 
 
 class Conversation:
@@ -158,7 +164,9 @@ class Conversation:
                 session, source=update_key[0], update_id=update_key[1], now=ctx.now
             ):
                 return await self._redelivered(ctx)
-            return await self._dispatch(ctx, event)
+            outcome = await self._dispatch(ctx, event)
+            outcome.replies[:0] = self._replies(ctx.notices, None)
+            return outcome
 
     async def _redelivered(self, ctx: _Ctx) -> Outcome:
         """An update handled before: change nothing, but show where the user is,
@@ -225,7 +233,44 @@ class Conversation:
         ):
             ctx.user.active_application_id = None
             return None
+        await self._carry_over(ctx, app)
         return app
+
+    async def _carry_over(self, ctx: _Ctx, app: Application) -> None:
+        """Fit a draft saved under an older version of its program to the current one.
+
+        Answers with no place in the new definition leave the draft (the history
+        keeps them, and a history row records the carry-over) and the user is
+        told which; the rest carries over untouched.
+        """
+        program = self._program(app)
+        if app.program_version == program.version:
+            return
+        answers, dropped = carry_over(program, app.answers)
+        cursor = {k: v for k, v in app.cursor.items() if k not in ("s", "sel")}
+        await repo.record_answer(
+            ctx.session,
+            application_id=app.id or 0,
+            path=CARRY_OVER_PATH,
+            value={
+                "from": app.program_version,
+                "to": program.version,
+                "dropped": [{"path": d.path, "value": d.value} for d in dropped],
+            },
+            now=ctx.now,
+        )
+        # The revision stays: buttons of the draft's last message act on ids, which
+        # the new version still understands (or refuses by itself).
+        repo.carry_application(
+            app, answers=answers, cursor=cursor, program_version=program.version, now=ctx.now
+        )
+        if dropped:
+            lines = [msg("engine.carried_over.title", program=program.button_title)]
+            lines += [
+                msg("engine.carried_over.item", label=d.label, value=_shown(d.value))
+                for d in dropped
+            ]
+            ctx.notices.append(View(lines=tuple(lines)))
 
     def _replies(self, views: list[View], app: Application | None) -> list[Reply]:
         """Views drawn in the user's language, with the state their buttons belong to."""
@@ -404,6 +449,7 @@ class Conversation:
                 )
             )
         else:
+            await self._carry_over(ctx, app)
             walker = self._walker(app, ctx.now)
             if not app.cursor:
                 walker.start()
@@ -617,6 +663,19 @@ _SUFFIXES = {
     MIME_MP4: ".mp4",
     MIME_MOV: ".mov",
 }
+
+
+SHOWN_CHARS = 60
+
+
+def _shown(value: object) -> Part:
+    """A dropped answer as the user typed or chose it (lists joined, long text clipped)."""
+    if isinstance(value, list):
+        return Joined(tuple(_shown(v) for v in value), sep="engine.sep.list")
+    text = str(value)
+    return (
+        Plain(text) if len(text) <= 60 else msg("engine.clipped", text=text[:60], length=len(text))
+    )
 
 
 def _suffix(mime: str) -> str:

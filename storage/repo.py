@@ -227,6 +227,24 @@ def touch_application(
     return app
 
 
+def carry_application(
+    app: Application,
+    *,
+    answers: dict[str, Any],
+    cursor: dict[str, Any],
+    program_version: int,
+    now: dt.datetime,
+) -> Application:
+    """Move a draft to a new version of its program, keeping its revision."""
+    app.answers = answers
+    app.cursor = cursor
+    flag_modified(app, "answers")
+    flag_modified(app, "cursor")
+    app.program_version = program_version
+    app.updated_at = now
+    return app
+
+
 async def record_answer(
     session: AsyncSession, *, application_id: int, path: str, value: Any, now: dt.datetime
 ) -> AnswerEvent:

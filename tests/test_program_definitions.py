@@ -173,7 +173,7 @@ def test_all_five_load_from_builtin_folder(registry: dict[str, Program]) -> None
         program = registry[pid]
         assert program.seed == seed
         assert program.button_title == button
-        assert program.version == 1
+        assert program.version == 2  # 2: options got ids
         assert (BUILTIN_DIR / f"{pid}.yaml").is_file()
 
 
