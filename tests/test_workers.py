@@ -42,7 +42,6 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 import pytest_asyncio
-from _pytest.tmpdir import TempPathFactory
 from sqlalchemy import func
 from sqlmodel import col, select
 
@@ -132,7 +131,9 @@ class Pair:
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def shared_database_url(request: pytest.FixtureRequest, tmp_path_factory: TempPathFactory) -> str:
+def shared_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> str:
     """A new, empty database for this module, like ``database_url`` but module-wide."""
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('workers-db')}/test.db"
@@ -143,7 +144,7 @@ def shared_database_url(request: pytest.FixtureRequest, tmp_path_factory: TempPa
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def workers(
-    shared_database_url: str, tmp_path_factory: TempPathFactory
+    shared_database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Pair]:
     """The fake Bot API and two webhook workers on the migrated shared database."""
     await upgrade_to_head(shared_database_url)
