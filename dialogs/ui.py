@@ -123,6 +123,9 @@ class FileIn:
     size: int | None
     source_ref: str
     fetch: Callable[[], Awaitable[bytes]]
+    unique_ref: str = ""
+    """The messenger's lasting identity of the file, when it has one (a photo sent
+    again may come with a new ``source_ref``); such a transport names the file after it."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,9 @@ class UnsupportedIn:
 
 
 Inbound = TextIn | CommandIn | ButtonIn | FileIn | UnsupportedIn
+
+UpdateKey = tuple[str, int]
+"""Where an inbound event came from and its id there, so a redelivery is recognised."""
 
 
 @dataclass

@@ -57,6 +57,8 @@ async def on_photo(
         size=largest.file_size,
         source_ref=largest.file_id,
         fetch=downloader(bot, largest.file_id),
+        # Telegram gives a photo sent again a new file id, but the same unique id.
+        unique_ref=largest.file_unique_id,
     )
     await answer_message(message, event, bot, conversation, update_key, texts)
 

@@ -1,0 +1,125 @@
+"""The team leader's form: opening a program, answering by text and buttons,
+and submitting."""
+
+from __future__ import annotations
+
+from dialogs.flows import menus
+from dialogs.schema import Program
+from dialogs.turn import Turn
+from dialogs.ui import Action, ButtonIn, Outcome
+from dialogs.view import View, msg, notice
+from storage import repo
+from storage.models import Application, ApplicationStatus
+
+DB_INT_MAX = 2**31 - 1
+"""Ids and revisions are 32-bit columns: a larger number from a button is forged."""
+
+
+async def open_program(turn: Turn, program: Program) -> Outcome:
+    """Start or resume the user's application for ``program``."""
+    app = await repo.find_open_application(
+        turn.session, user_id=turn.user.id or 0, program_id=program.id
+    )
+    if app is not None and app.status != ApplicationStatus.DRAFT.value:
+        turn.user.active_application_id = None
+        return await menus.status(turn)
+    intro: list[View] = []
+    if app is None:
+        app = await repo.create_application(
+            turn.session,
+            user_id=turn.user.id or 0,
+            program_id=program.id,
+            program_version=program.version,
+            cursor={},
+            now=turn.now,
+        )
+        walker = turn.walker(app)
+        walker.start()
+        total = len(walker.visible())
+        intro_msg = msg(
+            "engine.intro",
+            form=program.form_title,
+            union=program.union,
+            notice=program.notice,
+            total=total,
+        )
+        intro.append(notice(intro_msg))
+    else:
+        await turn.carry_over(app)
+        walker = turn.walker(app)
+        if not app.cursor:
+            walker.start()
+        intro.append(notice(msg("engine.resumed", program=program.button_title)))
+    turn.user.active_application_id = app.id
+    turn.user.updated_at = turn.now
+    walker.step.views.extend(intro)
+    walker.show()
+    walker.step.changed = True
+    return await turn.apply(app, walker, walker.step)
+
+
+def forged(event: ButtonIn) -> bool:
+    """Button data comes back from the client: numbers no column can hold were forged."""
+    numbers = (event.arg, event.application_id, event.revision)
+    return not all(-DB_INT_MAX <= n <= DB_INT_MAX for n in numbers) or event.application_id < 0
+
+
+async def button(turn: Turn, event: ButtonIn) -> Outcome:
+    """A button press: a menu, a program, a draft to resume, or an act on the form."""
+    if forged(event):
+        return await menus.stale(turn)
+    if event.action is Action.MENU:
+        return await menus.program_list(turn)
+    if event.action is Action.STATUS:
+        return await menus.status(turn)
+    if event.action is Action.PICK_PROGRAM:
+        picked = turn.desk.registry.get(event.key)
+        return await (open_program(turn, picked) if picked else menus.stale(turn))
+    if event.action is Action.RESUME:
+        return await _resume(turn, event.arg)
+    app = await turn.active()
+    if app is None or app.id != event.application_id or app.revision != event.revision:
+        return await menus.stale(turn)
+    if event.action is Action.SAVE_EXIT:
+        return await menus.leave(turn)
+    if event.action is Action.SUBMIT:
+        return await submit(turn, app)
+    walker = turn.walker(app)
+    return await turn.apply(app, walker, walker.on_button(event.action, event.arg, event.key))
+
+
+async def _resume(turn: Turn, app_id: int) -> Outcome:
+    app = await repo.get_application(turn.session, application_id=app_id)
+    if app is None or app.user_id != turn.user.id or turn.desk.registry.get(app.program_id) is None:
+        return await menus.stale(turn)
+    return await open_program(turn, turn.program(app))
+
+
+async def text(turn: Turn, typed: str) -> Outcome:
+    """A typed message: the answer to the current question."""
+    app = await turn.active()
+    if app is None:
+        return turn.menu(turn.t("engine.no_active"))
+    walker = turn.walker(app)
+    return await turn.apply(app, walker, walker.on_text(typed))
+
+
+async def submit(turn: Turn, app: Application) -> Outcome:
+    """Submit if nothing is missing (else say what is), and tell who decides next."""
+    program = turn.program(app)
+    walker = turn.walker(app)
+    if not walker.submit():
+        return await turn.apply(app, walker, walker.step)
+    app.status = ApplicationStatus.SUBMITTED.value
+    app.submitted_at = turn.now
+    app.review_level = 0
+    turn.user.active_application_id = None
+    levels = turn.t("engine.sep.chain").join(lv.reviewer for lv in program.review_chain)
+    submitted = msg(
+        "engine.submitted",
+        program=program.button_title,
+        reviewer=program.review_chain[0].reviewer,
+        levels=levels,
+    )
+    walker.step.views.append(notice(submitted))
+    return await turn.apply(app, walker, walker.step)

@@ -1,0 +1,128 @@
+"""Commands and the menus around a declaration: welcome, help, the program list,
+"my declarations", leaving a draft, an out-of-date button, unusable content."""
+
+from __future__ import annotations
+
+from dialogs.turn import Turn
+from dialogs.ui import Action, Button, Outcome, Reply
+from storage import repo
+from storage.models import Application, ApplicationStatus
+
+COMMAND_NAME_CHARS = 32
+"""Telegram's longest command name; a longer "command" is echoed clipped."""
+
+
+async def command(turn: Turn, name: str) -> Outcome:
+    """/start, /help, /apply, /status, /cancel, or an unknown command."""
+    if name == "start":
+        return await start(turn)
+    if name == "help":
+        return turn.menu(turn.t("engine.help"))
+    if name == "apply":
+        return await program_list(turn)
+    if name == "status":
+        return await status(turn)
+    if name == "cancel":
+        return await leave(turn)
+    if len(name) > COMMAND_NAME_CHARS:
+        name = name[:COMMAND_NAME_CHARS] + turn.t("engine.ellipsis")
+    return turn.menu(turn.t("engine.unknown_command", name=name))
+
+
+async def start(turn: Turn) -> Outcome:
+    """The welcome; a returning user also sees where they are, so a typed answer
+    is never a surprise."""
+    menu = turn.menu(turn.t("engine.welcome", name=turn.user.display_name or ""))
+    app = await turn.active()
+    if app is not None:
+        program = turn.program(app).button_title
+        menu.replies += [Reply(text=turn.t("engine.resumed", program=program)), *turn.current(app)]
+    return menu
+
+
+async def program_list(turn: Turn) -> Outcome:
+    """One button per program (by its id), marked with the user's state in it."""
+    apps = await repo.list_applications(turn.session, user_id=turn.user.id or 0)
+    latest: dict[str, Application] = {}
+    for app in apps:
+        latest.setdefault(app.program_id, app)
+    buttons = []
+    for program in turn.desk.registry:
+        label = program.button_title
+        found = latest.get(program.id)
+        if found is not None:
+            label += turn.t(f"engine.program_state.{found.status}")
+        buttons.append([Button(label, Action.PICK_PROGRAM, key=program.id)])
+    return Outcome(replies=[Reply(text=turn.t("engine.choose_program"), buttons=buttons)])
+
+
+async def status(turn: Turn) -> Outcome:
+    """The user's declarations: drafts with their progress, the others with their stage."""
+    apps = await repo.list_applications(turn.session, user_id=turn.user.id or 0)
+    if not apps:
+        return turn.menu(turn.t("engine.status.none"))
+    lines = [turn.t("engine.status.title")]
+    buttons: list[list[Button]] = []
+    for n, app in enumerate(apps, start=1):
+        if turn.desk.registry.get(app.program_id) is None:
+            continue
+        lines.append(_status_line(turn, n, app))
+        if app.status == ApplicationStatus.DRAFT.value:
+            title = turn.program(app).button_title
+            label = turn.t("engine.btn.resume", program=title)
+            buttons.append([Button(label, Action.RESUME, app.id or 0)])
+    return Outcome(replies=[Reply(text="\n".join(lines), buttons=buttons)])
+
+
+def _status_line(turn: Turn, n: int, app: Application) -> str:
+    program = turn.program(app)
+    if app.status == ApplicationStatus.DRAFT.value:
+        walker = turn.walker(app)
+        visible = walker.visible()
+        done = sum(1 for q in visible if q.id in app.answers and not walker.question_problems(0, q))
+        return turn.t(
+            "engine.status.draft",
+            n=n,
+            program=program.button_title,
+            done=done,
+            total=len(visible),
+            updated=turn.local(app.updated_at, "%Y-%m-%d %H:%M"),
+        )
+    level = program.review_chain[min(app.review_level, len(program.review_chain) - 1)]
+    return turn.t(
+        f"engine.status.{app.status}",
+        n=n,
+        program=program.button_title,
+        submitted=turn.local(app.submitted_at or app.updated_at, "%Y-%m-%d"),
+        reviewer=level.reviewer,
+    )
+
+
+async def leave(turn: Turn) -> Outcome:
+    """Save and leave the current draft (everything is saved already; it stops being active)."""
+    app = await turn.active()
+    if app is None:
+        return turn.menu(turn.t("engine.nothing_to_cancel"))
+    turn.user.active_application_id = None
+    turn.user.updated_at = turn.now
+    return turn.menu(turn.t("engine.saved_exit", program=turn.program(app).button_title))
+
+
+async def stale(turn: Turn) -> Outcome:
+    """A button from an older message (or forged): say so, and show where the user is."""
+    app = await turn.active()
+    if app is None:
+        out = turn.menu(turn.t("engine.stale_menu"))
+        out.toast = turn.t("engine.stale_menu")  # there is no current question to show
+        return out
+    return Outcome(replies=turn.current(app), toast=turn.t("engine.stale"))
+
+
+async def unsupported(turn: Turn, kind: str) -> Outcome:
+    """A sticker, voice, location…: a hint for that kind, then the current question."""
+    key = f"engine.unsupported.{kind}"
+    text = turn.t(key) if turn.loc.has(key) else turn.t("engine.unsupported.other")
+    app = await turn.active()
+    if app is None:
+        return turn.menu(text)
+    return Outcome(replies=[Reply(text=text), *turn.current(app)])
