@@ -317,13 +317,17 @@ class Walker:
         shown = {s.id: self._visible_in(s) for s in self.p.sections}
         return screens.preview(self.p, shown, self.answers, self.warnings(), self.problems())
 
+    def preview_actions(self) -> View:
+        shown = {s.id: self._visible_in(s) for s in self.p.sections}
+        return screens.preview_actions(self.p, shown, self.warnings(), self.problems())
+
     def show(self) -> None:
         self.step.views.extend(self.views())
 
     # ------------------------------------------------------------------ input
     def on_text(self, text: str) -> Step:
         if self.mode == "preview":
-            self.step.views += [notice(msg("engine.preview.use_buttons")), self.preview()]
+            self.step.views += [notice(msg("engine.preview.use_buttons")), self.preview_actions()]
             return self.step
         if self.mode == "done":
             self.show()

@@ -236,7 +236,6 @@ def preview(
     splits the text where its messages end, between sections first.
     """
     lines: list[Part] = [msg("engine.preview.title", form=program.form_title, union=program.union)]
-    edit: list[ButtonView] = []
     for section in program.sections:
         questions = shown.get(section.id) or []
         if not questions:
@@ -244,8 +243,20 @@ def preview(
         lines += [Plain(""), msg("engine.preview.section", title=section.title)]
         for q in questions:
             lines += _answer_lines(q, answers.get(q.id))
-        edit.append(_edit_button(section))
     lines.append(Plain(""))
+    tail = preview_actions(program, shown, warnings, problems)
+    return View(lines=(*lines, *tail.lines), buttons=tail.buttons, kind="preview")
+
+
+def preview_actions(
+    program: Program,
+    shown: dict[str, list[Question]],
+    warnings: list[tuple[str, str]],
+    problems: list[Msg],
+) -> View:
+    """The end of the preview alone: warnings, what is missing, and the buttons (what a
+    user who typed instead of tapping needs, without every answer again)."""
+    lines: list[Part] = []
     if warnings:
         lines.append(msg("engine.preview.warnings_title"))
         lines += [msg("engine.preview.warning", message=m, cite=c) for m, c in warnings]
@@ -256,6 +267,7 @@ def preview(
             lines.append(msg("engine.preview.more", count=len(problems) - MAX_PROBLEMS_SHOWN))
     else:
         lines.append(msg("engine.preview.ready"))
+    edit = [_edit_button(s) for s in program.sections if shown.get(s.id)]
     width = 1 if any(len(s.title) > 10 for s in program.sections) else 2
     edit_rows = [edit[i : i + width] for i in range(0, len(edit), width)]
     buttons = rows(

@@ -1342,16 +1342,6 @@ def test_a_long_preview_is_one_view_split_with_the_buttons_last(tmp_path: Path) 
     assert draw(msg("engine.preview.ready"), LOC) in messages[-1].text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "engine regression: text typed while the preview is shown is answered with the "
-        "notice plus the WHOLE preview again (Walker.on_text appends self.preview()), "
-        "which for a long application is several Telegram messages repeating every answer; "
-        "the previous engine answered with the notice and only the preview's last part "
-        "(status and buttons)"
-    ),
-)
 def test_text_typed_in_a_long_preview_is_answered_briefly(tmp_path: Path) -> None:
     program = define(tmp_path, many_sections(30))
     run = Run(program, long_answers(30), {"mode": "preview"})
