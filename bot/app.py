@@ -32,46 +32,47 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from bot.compat import tolerant_loads
+from bot.config import TelegramConfig
 from bot.delivery import Converses
 from bot.middlewares import ConversationContext, PatientPolling, RetryAfterOnce, SerialPerUser
 from bot.routers import get_routers
 from bot.routers.commands import COMMANDS
 from dialogs.i18n import Locale, available_languages
-from studiobot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 _SERIAL_KEY = "serial_per_user"
 
 
-def create_bot(settings: Settings) -> Bot:
-    """A bot talking to ``settings.telegram_api_url`` (Telegram, a local Bot API server, a fake)."""
-    if settings.bot_token is None:
-        raise ValueError("STUDIOBOT_BOT_TOKEN is not set")
+def create_bot(config: TelegramConfig) -> Bot:
+    """A bot talking to ``config.api_url`` (Telegram, a local Bot API server, a fake)."""
+    if not config.token:
+        raise ValueError("the bot token is not set")
     session = AiohttpSession(
-        api=TelegramAPIServer.from_base(settings.telegram_api_url), json_loads=tolerant_loads
+        api=TelegramAPIServer.from_base(config.api_url), json_loads=tolerant_loads
     )
     session.middleware(RetryAfterOnce())
     session.middleware(PatientPolling())
     # No default parse mode: texts are plain and may quote what users typed.
     return Bot(
-        token=settings.bot_token.get_secret_value(),
+        token=config.token,
         session=session,
         default=DefaultBotProperties(parse_mode=None),
     )
 
 
-def create_dispatcher(settings: Settings, conversation: Converses) -> Dispatcher:
-    """A dispatcher with the routers and middlewares, serving ``conversation``.
+def create_dispatcher(config: TelegramConfig, conversation: Converses) -> Dispatcher:
+    """A dispatcher with the routers and middlewares, serving ``conversation``; the
+    bot's own texts (errors, notices) in ``config.locale``.
 
     FSM is disabled: all dialog state lives in the database, owned by the engine.
     """
     serial = SerialPerUser()
-    dispatcher = Dispatcher(disable_fsm=True, texts=Locale(settings.locale), settings=settings)
+    dispatcher = Dispatcher(disable_fsm=True, texts=Locale(config.locale))
     dispatcher[_SERIAL_KEY] = serial
     dispatcher.update.outer_middleware(serial)
     dispatcher.update.outer_middleware(ConversationContext(conversation))
-    dispatcher.include_routers(*get_routers(settings))
+    dispatcher.include_routers(*get_routers())
     return dispatcher
 
 
@@ -89,16 +90,16 @@ def bot_commands(locale: Locale) -> list[BotCommand]:
     ]
 
 
-async def set_commands(bot: Bot, settings: Settings) -> None:
+async def set_commands(bot: Bot, config: TelegramConfig) -> None:
     """The command menu: the configured language by default, each other language by its code."""
-    await bot.set_my_commands(bot_commands(Locale(settings.locale)))
+    await bot.set_my_commands(bot_commands(Locale(config.locale)))
     for lang in available_languages():
         # Telegram uses two-letter codes: zh-CN serves every "zh" client.
         await bot.set_my_commands(bot_commands(Locale(lang)), language_code=lang.split("-")[0])
 
 
 async def poll(
-    dispatcher: Dispatcher, bot: Bot, settings: Settings, *, handle_signals: bool = True
+    dispatcher: Dispatcher, bot: Bot, config: TelegramConfig, *, handle_signals: bool = True
 ) -> None:
     """Long-poll until stopped (a signal or ``dispatcher.stop_polling()``), then let the
     update in hand finish.  Sequential on purpose, see the module docstring.
@@ -107,7 +108,7 @@ async def poll(
     """
     await dispatcher.start_polling(
         bot,
-        polling_timeout=settings.polling_timeout,
+        polling_timeout=config.polling_timeout,
         handle_as_tasks=False,
         allowed_updates=dispatcher.resolve_used_update_types(),
         handle_signals=handle_signals,
@@ -116,20 +117,15 @@ async def poll(
     await drain(dispatcher)
 
 
-async def run_polling(settings: Settings) -> None:
-    """Serve by long polling until SIGINT/SIGTERM; see the module docstring for why sequential."""
-    from studiobot.app import build_conversation
-
-    bot = create_bot(settings)
+async def run_polling(config: TelegramConfig, conversation: Converses) -> None:
+    """Serve ``conversation`` by long polling until SIGINT/SIGTERM; see the module
+    docstring for why sequential.  The conversation's owner disposes of it."""
+    bot = create_bot(config)
     try:
-        conversation, engine = await build_conversation(settings)
-        try:
-            dispatcher = create_dispatcher(settings, conversation)
-            await optional(bot.delete_webhook(drop_pending_updates=False), "deleting the webhook")
-            await optional(set_commands(bot, settings), "setting the command menu")
-            await poll(dispatcher, bot, settings)
-        finally:
-            await engine.dispose()
+        dispatcher = create_dispatcher(config, conversation)
+        await optional(bot.delete_webhook(drop_pending_updates=False), "deleting the webhook")
+        await optional(set_commands(bot, config), "setting the command menu")
+        await poll(dispatcher, bot, config)
     finally:
         await bot.session.close()
 
@@ -140,15 +136,6 @@ async def optional(call: Awaitable[Any], what: str) -> None:
         await call
     except AiogramError as exc:
         logger.warning("%s failed, continuing: %s", what, exc)
-
-
-def webhook_target(settings: Settings) -> str:
-    """The public URL Telegram posts to: ``webhook_url``, with ``webhook_path`` appended
-    unless it already ends with it."""
-    if not settings.webhook_url:
-        raise ValueError("STUDIOBOT_WEBHOOK_URL is not set")
-    url = settings.webhook_url.rstrip("/")
-    return url if url.endswith(settings.webhook_path) else url + settings.webhook_path
 
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -215,7 +202,7 @@ class WebhookHandler(SimpleRequestHandler):
     __call__ = handle
 
 
-def create_webhook_app(settings: Settings, bot: Bot, dispatcher: Dispatcher) -> web.Application:
+def create_webhook_app(config: TelegramConfig, bot: Bot, dispatcher: Dispatcher) -> web.Application:
     """An aiohttp app receiving updates at ``webhook_path``.
 
     A secret is required: without it anyone who finds the URL could post
@@ -224,12 +211,10 @@ def create_webhook_app(settings: Settings, bot: Bot, dispatcher: Dispatcher) -> 
     Bad requests get 401 (secret) or 400 (body) and one log line, see
     :class:`WebhookHandler`.
     """
-    if settings.webhook_secret is None:
-        raise ValueError("STUDIOBOT_WEBHOOK_SECRET is required in webhook mode")
     app = web.Application()
-    WebhookHandler(
-        dispatcher, bot, secret_token=settings.webhook_secret.get_secret_value()
-    ).register(app, path=settings.webhook_path)
+    WebhookHandler(dispatcher, bot, secret_token=config.required_secret()).register(
+        app, path=config.webhook_path
+    )
     setup_application(app, dispatcher, bot=bot)
     return app
 
@@ -249,41 +234,30 @@ async def _until_stopped() -> None:
                 loop.remove_signal_handler(sig)
 
 
-async def run_webhook(settings: Settings) -> None:
-    """Serve a webhook on ``webhook_host:webhook_port`` until SIGINT/SIGTERM.
+async def run_webhook(config: TelegramConfig, conversation: Converses) -> None:
+    """Serve ``conversation`` on a webhook at ``webhook_host:webhook_port`` until
+    SIGINT/SIGTERM.  The conversation's owner disposes of it.
 
     The webhook stays registered on exit, so Telegram keeps updates queued
     while the bot is down.
     """
-    from studiobot.app import build_conversation
-
-    url = webhook_target(settings)
-    bot = create_bot(settings)
+    url = config.webhook_target()
+    secret = config.required_secret()
+    bot = create_bot(config)
     try:
-        conversation, engine = await build_conversation(settings)
+        dispatcher = create_dispatcher(config, conversation)
+        runner = web.AppRunner(create_webhook_app(config, bot, dispatcher))
+        await runner.setup()
         try:
-            dispatcher = create_dispatcher(settings, conversation)
-            app = create_webhook_app(settings, bot, dispatcher)
-            runner = web.AppRunner(app)
-            await runner.setup()
-            try:
-                await web.TCPSite(runner, settings.webhook_host, settings.webhook_port).start()
-                await optional(set_commands(bot, settings), "setting the command menu")
-                await bot.set_webhook(
-                    url,
-                    secret_token=settings.webhook_secret.get_secret_value()
-                    if settings.webhook_secret
-                    else None,
-                    allowed_updates=dispatcher.resolve_used_update_types(),
-                )
-                logger.info(
-                    "webhook %s served on %s:%s", url, settings.webhook_host, settings.webhook_port
-                )
-                await _until_stopped()
-            finally:
-                await runner.cleanup()
-                await drain(dispatcher)
+            await web.TCPSite(runner, config.webhook_host, config.webhook_port).start()
+            await optional(set_commands(bot, config), "setting the command menu")
+            await bot.set_webhook(
+                url, secret_token=secret, allowed_updates=dispatcher.resolve_used_update_types()
+            )
+            logger.info("webhook %s served on %s:%s", url, config.webhook_host, config.webhook_port)
+            await _until_stopped()
         finally:
-            await engine.dispose()
+            await runner.cleanup()
+            await drain(dispatcher)
     finally:
         await bot.session.close()

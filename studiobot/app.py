@@ -1,7 +1,10 @@
-"""Assemble the product from settings: database, file store, programs, dialogs.
+"""Assemble the product from settings: database, file store, programs, dialogs,
+and the transport serving them.
 
-Everything is built here, when asked, and passed on explicitly: no module
-builds a connection or registers a handler at import time.
+This is the one place that wires things together.  Everything is built here,
+when asked, and passed on explicitly: no module builds a connection or
+registers a handler at import time, and the transport (``bot/``) is handed a
+conversation and a config of its own, never these settings.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.config import TelegramConfig
 from dialogs.loader import BUILTIN_DIR, ProgramRegistry, load_registry
 from dialogs.service import Clock, Conversation, system_clock
 from storage import repo
@@ -63,3 +67,21 @@ async def build_conversation(
         locale=settings.locale,
     )
     return conversation, engine
+
+
+async def serve_telegram(
+    settings: Settings, config: TelegramConfig, *, webhook: bool = False
+) -> None:
+    """Build the conversation and serve it on Telegram (long polling, or a webhook)
+    until SIGINT/SIGTERM; the database is released afterwards."""
+    # Imported when serving: the other commands do without aiogram, which is slow to import.
+    from bot.app import run_polling, run_webhook
+
+    conversation, engine = await build_conversation(settings)
+    try:
+        if webhook:
+            await run_webhook(config, conversation)
+        else:
+            await run_polling(config, conversation)
+    finally:
+        await engine.dispose()

@@ -8,7 +8,7 @@ import asyncio
 import logging
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -19,7 +19,7 @@ from bot import logsafe
 from dialogs.i18n import Locale
 from dialogs.loader import DefinitionError, load_program
 from storage.migrate import upgrade_to_head
-from studiobot.app import build_conversation, load_programs
+from studiobot.app import build_conversation, load_programs, serve_telegram
 from studiobot.settings import Settings
 
 
@@ -79,71 +79,102 @@ async def _chat(settings: Settings, user: str | None) -> None:
 
     conversation, engine = await build_conversation(settings)
     try:
-        await chat(conversation, user_name=user, stdin=main_stdin(), out=sys.stdout)
+        await chat(
+            conversation,
+            user_name=user,
+            stdin=main_stdin(),
+            out=sys.stdout,
+            locale=Locale(settings.locale),
+        )
     finally:
         await engine.dispose()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``studiobot`` console script."""
-    args = _parser().parse_args(argv)
+def _load_settings() -> Settings | None:
+    """The settings, or None after saying in one line per problem what is wrong."""
     try:
-        settings = Settings()
+        return Settings()
     except ValidationError as exc:
         for error in exc.errors():
             name = "STUDIOBOT_" + "_".join(str(part) for part in error["loc"]).upper()
             message = error["msg"].removeprefix("Value error, ")
             print(Locale().t("cli.bad_setting", name=name, message=message), file=sys.stderr)
-        return 2
-    loc = Locale(settings.locale)
+        return None
+
+
+def _setup_output(settings: Settings, command: str) -> None:
+    """UTF-8 output, and logs that never carry the bot token."""
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8")
     # No log line may carry the bot token (Bot API URLs hold it), not even a traceback.
-    token = settings.bot_token.get_secret_value() if settings.bot_token else None
-    logsafe.install(token)
+    logsafe.install(settings.bot_token.get_secret_value() if settings.bot_token else None)
     handler = logging.StreamHandler()
     handler.setFormatter(
         logsafe.RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
     logging.basicConfig(
-        level=logging.INFO if args.command == "run" else logging.WARNING, handlers=[handler]
+        level=logging.INFO if command == "run" else logging.WARNING, handlers=[handler]
     )
+
+
+def _programs(args: argparse.Namespace, settings: Settings, loc: Locale) -> int:
+    if args.action == "list":
+        return _programs_list(settings, loc)
+    return _programs_check(args.files, loc)
+
+
+def _db(args: argparse.Namespace, settings: Settings, loc: Locale) -> int:
+    asyncio.run(upgrade_to_head(settings.database_url))
+    url = make_url(settings.database_url).render_as_string(hide_password=True)
+    print(loc.t("cli.db_upgraded", url=url))
+    return 0
+
+
+def _chat_command(args: argparse.Namespace, settings: Settings, loc: Locale) -> int:
+    asyncio.run(_chat(settings, args.user))
+    return 0
+
+
+def _run(args: argparse.Namespace, settings: Settings, loc: Locale) -> int:
+    """Serve Telegram; every problem at start is one line on stderr."""
+    if settings.bot_token is None or not settings.bot_token.get_secret_value():
+        print(loc.t("cli.no_token"), file=sys.stderr)
+        return 2
     try:
-        if args.command == "programs":
-            if args.action == "list":
-                return _programs_list(settings, loc)
-            return _programs_check(args.files, loc)
-        if args.command == "db":
-            asyncio.run(upgrade_to_head(settings.database_url))
-            url = make_url(settings.database_url).render_as_string(hide_password=True)
-            print(loc.t("cli.db_upgraded", url=url))
-            return 0
-        if args.command == "chat":
-            asyncio.run(_chat(settings, args.user))
-            return 0
-        if settings.bot_token is None or not settings.bot_token.get_secret_value():
-            print(loc.t("cli.no_token"), file=sys.stderr)
-            return 2
-        from aiogram.exceptions import AiogramError
+        config = settings.telegram(webhook=args.webhook)
+    except ValueError as exc:  # webhook mode without its URL or secret
+        print(loc.t("cli.bad_run", error=exc), file=sys.stderr)
+        return 2
+    # Imported here: the other commands need no aiogram (it takes a while to import).
+    from aiogram.exceptions import AiogramError
 
-        from bot.app import run_polling, run_webhook
+    try:
+        asyncio.run(serve_telegram(settings, config, webhook=args.webhook))
+    except AiogramError as exc:  # token refused, server unreachable at start
+        error = logsafe.redact(str(exc), [config.token])
+        print(loc.t("cli.telegram_error", url=config.api_url, error=error), file=sys.stderr)
+        return 1
+    return 0
 
-        try:
-            asyncio.run(run_webhook(settings) if args.webhook else run_polling(settings))
-        except AiogramError as exc:  # token refused, server unreachable at start
-            print(
-                loc.t(
-                    "cli.telegram_error",
-                    url=settings.telegram_api_url,
-                    error=logsafe.redact(str(exc), [token] if token else []),
-                ),
-                file=sys.stderr,
-            )
-            return 1
-        except ValueError as exc:  # webhook mode without its URL or secret
-            print(loc.t("cli.bad_run", error=exc), file=sys.stderr)
-            return 2
-        return 0
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Locale], int]] = {
+    "programs": _programs,
+    "db": _db,
+    "chat": _chat_command,
+    "run": _run,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``studiobot`` console script."""
+    args = _parser().parse_args(argv)
+    settings = _load_settings()
+    if settings is None:
+        return 2
+    loc = Locale(settings.locale)
+    _setup_output(settings, args.command)
+    try:
+        return _COMMANDS[args.command](args, settings, loc)
     except DefinitionError as exc:
         print(loc.t("cli.definition_error"), file=sys.stderr)
         for problem in exc.problems:

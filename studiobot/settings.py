@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-TELEGRAM_API_URL = "https://api.telegram.org"
+from bot.config import TELEGRAM_API_URL, TelegramConfig
 
 
 class Settings(BaseSettings):
@@ -62,3 +62,26 @@ class Settings(BaseSettings):
     @property
     def files_dir(self) -> Path:
         return self.data_dir / "files"
+
+    def telegram(self, *, webhook: bool = False) -> TelegramConfig:
+        """What the Telegram transport needs; ``ValueError`` naming the variable to set
+        when something it needs (the token; in webhook mode, URL and secret) is missing."""
+        token = self.bot_token.get_secret_value() if self.bot_token else ""
+        secret = self.webhook_secret.get_secret_value() if self.webhook_secret else None
+        if not token:
+            raise ValueError("STUDIOBOT_BOT_TOKEN is not set")
+        if webhook and not self.webhook_url:
+            raise ValueError("STUDIOBOT_WEBHOOK_URL is not set")
+        if webhook and not secret:
+            raise ValueError("STUDIOBOT_WEBHOOK_SECRET is required in webhook mode")
+        return TelegramConfig(
+            token=token,
+            api_url=self.telegram_api_url,
+            locale=self.locale,
+            polling_timeout=self.polling_timeout,
+            webhook_url=self.webhook_url,
+            webhook_secret=secret,
+            webhook_host=self.webhook_host,
+            webhook_port=self.webhook_port,
+            webhook_path=self.webhook_path,
+        )

@@ -103,11 +103,16 @@ def _file_event(path: Path) -> FileIn:
 
 
 async def chat(
-    conversation: Conversation, *, user_name: str | None, stdin: TextIO, out: TextIO
+    conversation: Conversation,
+    *,
+    user_name: str | None,
+    stdin: TextIO,
+    out: TextIO,
+    locale: Locale | None = None,
 ) -> None:
-    """Run the dialog until end of input."""
+    """Run the dialog until end of input; the terminal's own words in ``locale``."""
     name = user_name or getpass.getuser() or "local"
-    terminal = Terminal(conversation, UserRef("terminal", name, name), out, conversation.loc)
+    terminal = Terminal(conversation, UserRef("terminal", name, name), out, locale or Locale())
     terminal._print(terminal.loc.t("cli.chat_banner"))
     await terminal.send(CommandIn("start"))
     while True:

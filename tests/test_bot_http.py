@@ -26,11 +26,10 @@ from bot.app import (
     create_dispatcher,
     create_webhook_app,
     poll,
-    run_polling,
     set_commands,
-    webhook_target,
 )
 from bot.callbacks import MAX_APPLICATION_ID, DialogCallback, largest_packed_length
+from bot.config import TelegramConfig
 from bot.keyboards import reply_markup
 from bot.routers.commands import COMMANDS
 from dialogs.i18n import Locale
@@ -51,6 +50,7 @@ from dialogs.ui import (
 )
 from storage.db import SessionFactory
 from storage.files import FileStore
+from studiobot.app import serve_telegram
 from studiobot.settings import Settings
 from tests.fakebotapi import DEFAULT_TOKEN, FakeBotAPI
 
@@ -59,22 +59,17 @@ ZH = Locale("zh-CN")
 REGISTRY = load_registry()
 
 
-def settings_for(api: FakeBotAPI, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "bot_token": DEFAULT_TOKEN,
-        "telegram_api_url": api.url,
-        "polling_timeout": 5,
-        **overrides,
-    }
-    return Settings(_env_file=None, **values)
+def config_for(api: FakeBotAPI, **overrides: Any) -> TelegramConfig:
+    values: dict[str, Any] = {"token": DEFAULT_TOKEN, "api_url": api.url, "polling_timeout": 5}
+    return TelegramConfig(**{**values, **overrides})
 
 
 @asynccontextmanager
-async def polling(settings: Settings, conversation: Any) -> AsyncIterator[Dispatcher]:
+async def polling(config: TelegramConfig, conversation: Any) -> AsyncIterator[Dispatcher]:
     """The production polling loop in a background task, stopped on exit."""
-    bot = create_bot(settings)
-    dispatcher = create_dispatcher(settings, conversation)
-    task = asyncio.create_task(poll(dispatcher, bot, settings, handle_signals=False))
+    bot = create_bot(config)
+    dispatcher = create_dispatcher(config, conversation)
+    task = asyncio.create_task(poll(dispatcher, bot, config, handle_signals=False))
     try:
         yield dispatcher
     finally:
@@ -101,7 +96,7 @@ def conversation(sessions: SessionFactory, file_store: FileStore) -> Conversatio
 @pytest.fixture
 async def telegram(api: FakeBotAPI, conversation: Conversation) -> AsyncIterator[FakeBotAPI]:
     """The fake server with the real bot and conversation polling it."""
-    async with polling(settings_for(api), conversation):
+    async with polling(config_for(api), conversation):
         yield api
 
 
@@ -318,10 +313,10 @@ async def test_quick_messages_of_one_user_are_answered_in_order(telegram: FakeBo
 
 
 async def test_command_menu_in_both_languages(api: FakeBotAPI) -> None:
-    settings = settings_for(api)
-    bot = create_bot(settings)
+    config = config_for(api)
+    bot = create_bot(config)
     try:
-        await set_commands(bot, settings)
+        await set_commands(bot, config)
     finally:
         await bot.session.close()
     default = api.commands[("default", "")]
@@ -334,9 +329,12 @@ async def test_command_menu_in_both_languages(api: FakeBotAPI) -> None:
 async def test_run_polling_serves_until_sigterm(
     api: FakeBotAPI, database_url: str, tmp_path: Path
 ) -> None:
-    settings = settings_for(api, database_url=database_url, data_dir=tmp_path / "data")
+    """The way ``studiobot run`` serves: settings build the conversation, the
+    transport gets it with its own config (``run_polling``)."""
+    data_dir = tmp_path / "data"
+    settings = Settings(_env_file=None, database_url=database_url, data_dir=data_dir)
     api.webhook = {"url": "https://old.example/hook", "secret_token": None, "allowed_updates": None}
-    runner = asyncio.create_task(run_polling(settings))
+    runner = asyncio.create_task(serve_telegram(settings, config_for(api)))
     await api.wait_for(lambda: bool(api.calls_to("getUpdates")), timeout=30)
     assert api.webhook is None
     assert ("default", "") in api.commands
@@ -387,7 +385,7 @@ async def test_studiobot_run_in_another_process(
 
 async def test_every_event_kind_reaches_the_conversation(api: FakeBotAPI) -> None:
     script = Scripted()
-    async with polling(settings_for(api), script):
+    async with polling(config_for(api), script):
         api.send_command(USER, "status")
         api.send_command(USER, "whatever")
         api.send_text(USER, "hello")
@@ -426,7 +424,7 @@ async def test_every_event_kind_reaches_the_conversation(api: FakeBotAPI) -> Non
 async def test_failure_in_the_engine_is_reported_to_the_user(api: FakeBotAPI) -> None:
     script = Scripted()
     script.fail_on = {"boom", "ButtonIn"}
-    async with polling(settings_for(api), script):
+    async with polling(config_for(api), script):
         api.send_text(USER, "hello")
         await api.wait_for_messages(USER, 1)
         api.send_text(USER, "boom")
@@ -444,7 +442,7 @@ async def test_failure_in_the_engine_is_reported_to_the_user(api: FakeBotAPI) ->
 async def test_stopping_lets_the_update_in_hand_finish(api: FakeBotAPI) -> None:
     script = Scripted()
     script.delays = {"slow": 0.5}
-    async with polling(settings_for(api), script) as dispatcher:
+    async with polling(config_for(api), script) as dispatcher:
         api.send_text(USER, "slow")
         await api.wait_for(lambda: bool(script.active), timeout=5)
         await dispatcher.stop_polling()
@@ -454,18 +452,16 @@ async def test_stopping_lets_the_update_in_hand_finish(api: FakeBotAPI) -> None:
 async def test_webhook_serialises_each_user_and_checks_the_secret(api: FakeBotAPI) -> None:
     script = Scripted()
     script.delays = {"first": 0.3}
-    settings = settings_for(
-        api, webhook_url="https://bot.example.org/", webhook_secret="s3cret-token"
-    )
-    assert webhook_target(settings) == "https://bot.example.org/telegram/webhook"
-    bot = create_bot(settings)
-    dispatcher = create_dispatcher(settings, script)
-    runner = web.AppRunner(create_webhook_app(settings, bot, dispatcher))
+    config = config_for(api, webhook_url="https://bot.example.org/", webhook_secret="s3cret-token")
+    assert config.webhook_target() == "https://bot.example.org/telegram/webhook"
+    bot = create_bot(config)
+    dispatcher = create_dispatcher(config, script)
+    runner = web.AppRunner(create_webhook_app(config, bot, dispatcher))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = runner.addresses[0][1]
-    url = f"http://127.0.0.1:{port}{settings.webhook_path}"
+    url = f"http://127.0.0.1:{port}{config.webhook_path}"
 
     try:
         async with aiohttp.ClientSession() as http:

@@ -51,8 +51,9 @@ async def running(database_url: str, tmp_path: Path) -> AsyncIterator[Running]:
         polling_timeout=1,
     )
     conversation, engine = await build_conversation(settings, clock=lambda: NOW)
-    bot = create_bot(settings)
-    dispatcher = create_dispatcher(settings, conversation)
+    config = settings.telegram()
+    bot = create_bot(config)
+    dispatcher = create_dispatcher(config, conversation)
     task = asyncio.create_task(
         dispatcher.start_polling(
             bot, polling_timeout=1, handle_signals=False, handle_as_tasks=False

@@ -14,10 +14,10 @@ from aiogram.methods import GetMe, GetUpdates
 from aiogram.methods.base import Response
 from aiogram.types import Update, User
 
-from bot.app import run_polling
 from bot.callbacks import DialogCallback
 from bot.compat import tolerant_loads
 from bot.middlewares import PatientPolling
+from studiobot.app import serve_telegram
 from studiobot.settings import Settings
 from tests.fakebotapi import DEFAULT_TOKEN, FakeBotAPI
 
@@ -121,7 +121,7 @@ async def test_the_bot_runs_without_a_command_menu_and_takes_sparse_presses(
             data_dir=tmp_path / "data",
             polling_timeout=2,
         )
-        runner = asyncio.create_task(run_polling(settings))
+        runner = asyncio.create_task(serve_telegram(settings, settings.telegram()))
         try:
             await api.wait_for(lambda: bool(api.calls_to("getUpdates")), timeout=30)
             api.send_command(USER, "apply")

@@ -252,12 +252,13 @@ async def webhook(sessions: SessionFactory, tmp_path: Path) -> AsyncIterator[Web
     conversation = Conversation(
         registry=registry, sessions=sessions, files=FileStore(files), zone=settings.zone
     )
-    bot = create_bot(settings)
-    dispatcher = create_dispatcher(settings, conversation)
-    runner = web.AppRunner(create_webhook_app(settings, bot, dispatcher))
+    config = settings.telegram(webhook=True)
+    bot = create_bot(config)
+    dispatcher = create_dispatcher(config, conversation)
+    runner = web.AppRunner(create_webhook_app(config, bot, dispatcher))
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}{settings.webhook_path}"
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}{config.webhook_path}"
     records = Records()
     root = logging.getLogger()
     level = root.level

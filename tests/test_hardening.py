@@ -28,7 +28,7 @@ from storage.db import SessionFactory
 from studiobot.app import build_conversation
 from studiobot.settings import Settings
 from tests.fakebotapi import FakeBotAPI
-from tests.test_bot_http import USER, Scripted, polling, settings_for
+from tests.test_bot_http import USER, Scripted, config_for, polling
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 TOKEN = "987654321:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
@@ -83,7 +83,7 @@ async def _fail_a_download(caplog: pytest.LogCaptureFixture) -> str:
     api = await LosingFiles(TOKEN).start()
     try:
         script = Scripted()
-        async with polling(settings_for(api, bot_token=TOKEN), script):
+        async with polling(config_for(api, token=TOKEN), script):
             api.send_document(USER, b"%PDF-1.7", "report.pdf", "application/pdf")
             await api.wait_for_messages(USER, 1)  # the error message
             await api.settle()
@@ -246,13 +246,13 @@ async def api() -> AsyncIterator[FakeBotAPI]:
 async def webhook(api: FakeBotAPI) -> AsyncIterator[tuple[str, Scripted]]:
     """The production webhook app on 127.0.0.1 with a scripted conversation: (url, script)."""
     script = Scripted()
-    settings = settings_for(api, webhook_url="https://bot.example.org/", webhook_secret=SECRET)
-    bot = create_bot(settings)
-    runner = web.AppRunner(create_webhook_app(settings, bot, create_dispatcher(settings, script)))
+    config = config_for(api, webhook_url="https://bot.example.org/", webhook_secret=SECRET)
+    bot = create_bot(config)
+    runner = web.AppRunner(create_webhook_app(config, bot, create_dispatcher(config, script)))
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}{settings.webhook_path}", script
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}{config.webhook_path}", script
     finally:
         await runner.cleanup()
         await bot.session.close()

@@ -14,12 +14,10 @@ from bot.routers.errors import errors_router
 from bot.routers.files import files_router
 from bot.routers.other import other_router
 from bot.routers.text import text_router
-from studiobot.settings import Settings
 
 
-def get_routers(settings: Settings) -> list[Router]:
+def get_routers() -> list[Router]:
     """Fresh routers (a router can belong to one dispatcher only, so none is module-level)."""
-    del settings  # nothing is configurable yet; kept so routers can grow options
     return [
         commands_router(),
         callbacks_router(),
