@@ -2,8 +2,12 @@
 
 Dialog state lives here, not in process memory: an application row holds the
 answers, the cursor of the conversation and a revision counter that makes
-buttons of old messages recognisable.  The review chain and reminders of later
-work hang off ``Application`` (status, ``review_level``) and ``User``.
+buttons of old messages recognisable; every accepted answer is also appended
+to ``answer_events``.  A ``Person`` owns applications and is reached through
+one or more ``ChannelIdentity`` rows (a Telegram account today, DingTalk or
+Feishu later), so a channel is a way in, not who someone is.  The review
+chain and reminders of later work hang off ``Application`` (status,
+``review_level``) and ``Person``.
 """
 
 from __future__ import annotations
@@ -70,24 +74,52 @@ class ApplicationStatus(StrEnum):
     REJECTED = "rejected"
 
 
-class User(SQLModel, table=True):
-    """A person talking to the bot, on one channel (telegram, terminal)."""
+LOCALE_CHARS = 35
+"""Longest language tag kept (BCP 47 recommends supporting 35 characters)."""
 
-    __tablename__ = "users"
-    __table_args__ = (sa.UniqueConstraint("channel", "external_id", name="uq_users_channel_ext"),)
+
+class Person(SQLModel, table=True):
+    """Someone using the product, whichever channels they come through."""
+
+    __tablename__ = "persons"
 
     id: int | None = Field(default=None, primary_key=True)
-    channel: str = Field(max_length=16)
-    external_id: str = Field(max_length=64)
     display_name: str = Field(default="", max_length=255)
-    locale: str = Field(default="zh-CN", max_length=8)
+    locale: str = Field(default="zh-CN", max_length=LOCALE_CHARS)
+    """The person's language: as their channel reported it on first contact (a tag
+    such as ``en`` or ``zh-hans``), else the product's default."""
     active_application_id: int | None = Field(default=None)
     created_at: dt.datetime = Field(sa_type=UTCDateTime())
     updated_at: dt.datetime = Field(sa_type=UTCDateTime())
 
 
+User = Person
+"""The name callers knew before persons and channel identities were split."""
+
+
+class ChannelIdentity(SQLModel, table=True):
+    """How a person is known on one channel: ``("telegram", "123456789")`` → person."""
+
+    __tablename__ = "channel_identities"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "channel", "external_id", name="uq_channel_identities_channel_external_id"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    external_id: str = Field(max_length=64)
+    person_id: int = Field(foreign_key="persons.id", index=True)
+    created_at: dt.datetime = Field(sa_type=UTCDateTime())
+
+
 class Application(SQLModel, table=True):
-    """One declaration of one user for one program: answers plus dialog cursor."""
+    """One declaration of one person for one program: answers plus dialog cursor.
+
+    ``user_id`` names the owning person (``persons.id``); the column kept the
+    name it had before persons and channel identities were split.
+    """
 
     __tablename__ = "applications"
     __table_args__ = (
@@ -96,7 +128,7 @@ class Application(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    user_id: int = Field(foreign_key="users.id")
+    user_id: int = Field(foreign_key="persons.id")
     program_id: str = Field(max_length=32)
     program_version: int = 1
     status: str = Field(default=ApplicationStatus.DRAFT.value, max_length=16)

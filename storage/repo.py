@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from functools import cache
 from typing import Any
 
@@ -19,49 +20,101 @@ from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import col, select
 
 from storage.models import (
+    LOCALE_CHARS,
     AnswerEvent,
     Application,
     ApplicationStatus,
     Attachment,
+    ChannelIdentity,
+    Person,
     ProcessedUpdate,
-    User,
 )
+
+LANGUAGE_TAG_RE = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
+
+
+def language_tag(language: str | None) -> str | None:
+    """A language tag as a channel reports it (``en``, ``zh-hans``, ``pt_BR``), cleaned;
+    None for nothing or for anything that is not shaped like a tag."""
+    if not language:
+        return None
+    tag = language.strip().replace("_", "-")
+    return tag if len(tag) <= LOCALE_CHARS and LANGUAGE_TAG_RE.match(tag) else None
+
+
+def _insert(session: AsyncSession) -> Any:
+    """The dialect's INSERT, which knows ``ON CONFLICT``."""
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 async def get_or_create_user(
-    session: AsyncSession, *, channel: str, external_id: str, display_name: str, now: dt.datetime
-) -> User:
-    """The user for a channel identity, created on first contact.
+    session: AsyncSession,
+    *,
+    channel: str,
+    external_id: str,
+    display_name: str,
+    now: dt.datetime,
+    locale: str | None = None,
+) -> Person:
+    """The person behind a channel identity, created with the identity on first contact.
 
-    Creating is idempotent across processes: the row is inserted with ``ON
-    CONFLICT DO NOTHING`` and then read, so two first messages of a new user
-    handled at once by two processes both find the same user instead of one
-    failing on the unique constraint.
+    ``locale`` is the language the channel reports for the user (Telegram's
+    ``language_code``); it becomes a new person's locale when it looks like a
+    language tag, else the default stays.  An existing person keeps theirs.
+
+    Creating is idempotent across processes: the person's lock is taken first
+    (:func:`lock_user`), and the identity is inserted with ``ON CONFLICT DO
+    NOTHING`` and then read, so two first messages of a new user handled at
+    once by two processes both find the same person instead of one failing
+    on the unique constraint (a person made in vain by a writer that skipped
+    the lock is removed again).
     """
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    table = User.__table__  # type: ignore[attr-defined]
-    await session.execute(
-        insert(table)
-        .values(
+    await lock_user(session, channel=channel, external_id=external_id)
+    person, _ = await load_user(session, channel=channel, external_id=external_id, lock=False)
+    if person is None:
+        await _create_person(
+            session,
             channel=channel,
             external_id=external_id,
-            display_name=display_name[:255],
-            locale="zh-CN",
-            created_at=now,
-            updated_at=now,
+            display_name=display_name,
+            locale=language_tag(locale),
+            now=now,
         )
+        person, _ = await load_user(
+            session, channel=channel, external_id=external_id, lock=False
+        )
+        assert person is not None  # inserted, or found inserted by another writer
+    rename_user(person, display_name=display_name, now=now)
+    return person
+
+
+async def _create_person(
+    session: AsyncSession,
+    *,
+    channel: str,
+    external_id: str,
+    display_name: str,
+    locale: str | None,
+    now: dt.datetime,
+) -> None:
+    person = Person(display_name=display_name[:255], created_at=now, updated_at=now)
+    if locale is not None:
+        person.locale = locale
+    session.add(person)
+    await session.flush()
+    table = ChannelIdentity.__table__  # type: ignore[attr-defined]
+    inserted = await session.execute(
+        _insert(session)(table)
+        .values(channel=channel, external_id=external_id, person_id=person.id, created_at=now)
         .on_conflict_do_nothing(index_elements=["channel", "external_id"])
     )
-    result = await session.execute(
-        select(User).where(User.channel == channel, User.external_id == external_id)
-    )
-    user = result.scalar_one()
-    rename_user(user, display_name=display_name, now=now)
-    return user
+    if not getattr(inserted, "rowcount", 0):
+        await session.delete(person)
+        await session.flush()
 
 
-def rename_user(user: User, *, display_name: str, now: dt.datetime) -> User:
-    """Keep the name the channel shows for the user current (an empty name changes nothing)."""
+def rename_user(user: Person, *, display_name: str, now: dt.datetime) -> Person:
+    """Keep the name the channel shows for the person current (an empty name changes nothing)."""
     if display_name and user.display_name != display_name[:255]:
         user.display_name = display_name[:255]
         user.updated_at = now
@@ -73,7 +126,8 @@ def rename_user(user: User, *, display_name: str, now: dt.datetime) -> User:
 
 
 def user_lock_key(channel: str, external_id: str) -> int:
-    """A signed 64-bit number naming one person's lock (PostgreSQL advisory locks take one)."""
+    """A signed 64-bit number naming the lock of the person behind a channel identity
+    (PostgreSQL advisory locks take one)."""
     digest = hashlib.blake2b(f"user\x1f{channel}\x1f{external_id}".encode(), digest_size=8)
     return int.from_bytes(digest.digest(), "big", signed=True)
 
@@ -85,13 +139,16 @@ async def lock_user(session: AsyncSession, *, channel: str, external_id: str) ->
     """Hold one person's lock until the transaction ends, across every process.
 
     On PostgreSQL this is a transaction-scoped advisory lock taken before
-    anything of the user is read: the statements that follow see what the
-    previous holder committed.  (Locking the user row in the same statement
-    that reads the draft is not enough: after waiting for the row lock,
-    PostgreSQL re-reads only the locked row and hands back a stale draft.)
-    It also covers a user who does not exist yet.  SQLite needs nothing:
-    every transaction starts with ``BEGIN IMMEDIATE``, which already holds
-    the database's one write lock before the first read.
+    anything of the person is read: the statements that follow see what the
+    previous holder committed.  (Locking the person's row in the same
+    statement that reads the draft is not enough: after waiting for the row
+    lock, PostgreSQL re-reads only the locked row and hands back a stale
+    draft.)  It is named by the channel identity, so it also covers a person
+    who does not exist yet.  Events of one person arriving through two
+    channels at once take two locks; they are still ordered by the person's
+    row lock (:func:`load_user`) and the draft's revision check.  SQLite
+    needs nothing: every transaction starts with ``BEGIN IMMEDIATE``, which
+    already holds the database's one write lock before the first read.
     """
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(_ADVISORY_LOCK, {"key": user_lock_key(channel, external_id)})
@@ -100,11 +157,16 @@ async def lock_user(session: AsyncSession, *, channel: str, external_id: str) ->
 @cache
 def _load_user_statement(lock: bool) -> Any:
     stmt = (
-        select(User, Application)
-        .outerjoin(Application, col(Application.id) == col(User.active_application_id))
-        .where(User.channel == bindparam("channel"), User.external_id == bindparam("external_id"))
+        select(Person, Application)
+        .select_from(ChannelIdentity)
+        .join(Person, col(Person.id) == col(ChannelIdentity.person_id))
+        .outerjoin(Application, col(Application.id) == col(Person.active_application_id))
+        .where(
+            ChannelIdentity.channel == bindparam("channel"),
+            ChannelIdentity.external_id == bindparam("external_id"),
+        )
     )
-    return stmt.with_for_update(of=User) if lock else stmt
+    return stmt.with_for_update(of=Person) if lock else stmt
 
 
 @cache
@@ -130,10 +192,11 @@ def _mark_update_statement(dialect: str) -> Any:
 
 async def load_user(
     session: AsyncSession, *, channel: str, external_id: str, lock: bool = True
-) -> tuple[User | None, Application | None]:
-    """A user and their active application in one query.
+) -> tuple[Person | None, Application | None]:
+    """The person behind a channel identity and their active application, in one query;
+    ``(None, None)`` for an identity never seen.
 
-    ``lock`` first takes the person's lock (:func:`lock_user`) and the user's
+    ``lock`` first takes the person's lock (:func:`lock_user`) and the person's
     row for the transaction: every change to a user's dialog goes through it,
     so one user's events are applied one after another even across
     processes.  Writes of the application are checked against its revision
@@ -164,7 +227,9 @@ async def get_application(
 async def find_open_application(
     session: AsyncSession, *, user_id: int, program_id: str
 ) -> Application | None:
-    """The user's latest application for a program (draft or further along)."""
+    """The person's latest application for a program, whatever its status: a draft to
+    resume, or one submitted already (the caller decides); None if they never began one.
+    ``user_id`` is the person's id."""
     result = await session.execute(
         select(Application)
         .where(Application.user_id == user_id, Application.program_id == program_id)
@@ -175,7 +240,7 @@ async def find_open_application(
 
 
 async def list_applications(session: AsyncSession, *, user_id: int) -> list[Application]:
-    """All applications of a user, most recently touched first."""
+    """All applications of a person (``user_id``), most recently touched first."""
     result = await session.execute(
         select(Application)
         .where(Application.user_id == user_id)
@@ -352,7 +417,6 @@ async def prune_updates(session: AsyncSession, *, before: dt.datetime) -> int:
         delete(ProcessedUpdate).where(col(ProcessedUpdate.processed_at) < before)
     )
     return int(getattr(result, "rowcount", 0) or 0)
-
 
 async def count_applications(session: AsyncSession) -> int:
     """How many applications are stored."""

@@ -33,7 +33,7 @@ from dialogs.ui import (
 from storage import repo
 from storage.db import SessionFactory
 from storage.files import FileStore
-from storage.models import Application, Attachment, User
+from storage.models import Application, Attachment, ChannelIdentity
 
 NOW = dt.datetime(2025, 6, 18, 2, 30, tzinfo=dt.UTC)  # 10:30 in Shanghai
 ALICE = UserRef(channel="telegram", external_id="1001", display_name="王伟")
@@ -151,11 +151,14 @@ def buttons(reply: Reply) -> list[tuple[str, Action, int | str]]:
 async def stored(sessions: SessionFactory, user: UserRef = ALICE) -> list[Application]:
     """The user's applications as committed, read in a new session."""
     async with sessions() as s:
-        row = (
-            await s.execute(select(User).where(User.external_id == user.external_id))
+        person_id = (
+            await s.execute(
+                select(ChannelIdentity.person_id).where(
+                    ChannelIdentity.external_id == user.external_id
+                )
+            )
         ).scalar_one()
-        assert row.id is not None
-        return await repo.list_applications(s, user_id=row.id)
+        return await repo.list_applications(s, user_id=person_id)
 
 
 async def only(sessions: SessionFactory, user: UserRef = ALICE) -> Application:

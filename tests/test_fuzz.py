@@ -70,7 +70,7 @@ from dialogs.service import Conversation
 from dialogs.ui import Action
 from storage.db import SessionFactory
 from storage.files import FileStore
-from storage.models import Application, Attachment, User
+from storage.models import Application, Attachment, ChannelIdentity, Person
 from studiobot.settings import Settings
 from tests.fakebotapi import MAX_TEXT, FakeBotAPI, SentMessage
 from tests.walkthrough import Applicant, Press, Text, Upload, png
@@ -499,8 +499,12 @@ class Fuzzer:
             row = (
                 await session.execute(
                     select(Application)
-                    .join(User, User.active_application_id == Application.id)  # type: ignore[arg-type]
-                    .where(User.channel == "telegram", User.external_id == str(user))
+                    .join(Person, Person.active_application_id == Application.id)  # type: ignore[arg-type]
+                    .join(ChannelIdentity, ChannelIdentity.person_id == Person.id)  # type: ignore[arg-type]
+                    .where(
+                        ChannelIdentity.channel == "telegram",
+                        ChannelIdentity.external_id == str(user),
+                    )
                 )
             ).scalars().first()
         return row if row is not None and row.status == "draft" else None

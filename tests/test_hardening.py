@@ -148,9 +148,9 @@ def test_the_command_installs_redaction_with_the_configured_token(
 # ---------------------------------------------------------------------- statement parameters
 
 
-INSERT_USER = sa.text(
-    "INSERT INTO users (channel, external_id, display_name, locale, created_at, updated_at)"
-    " VALUES (:channel, :ext, :name, 'zh-CN', :now, :now)"
+INSERT_PERSON = sa.text(
+    "INSERT INTO persons (id, display_name, locale, created_at, updated_at)"
+    " VALUES (:id, :name, 'zh-CN', :now, :now)"
 )
 NAME = "张三丰-secret-name"
 
@@ -161,12 +161,12 @@ def _chain(exc: BaseException) -> str:
 
 
 async def test_a_constraint_error_carries_no_parameters(sessions: SessionFactory) -> None:
-    params = {"channel": "telegram", "ext": "777000111", "name": NAME, "now": NOW}
+    params = {"id": 777000111, "name": NAME, "now": NOW}
     async with sessions() as s, s.begin():
-        await s.execute(INSERT_USER, params)
+        await s.execute(INSERT_PERSON, params)
     with pytest.raises(IntegrityError) as caught:
         async with sessions() as s, s.begin():
-            await s.execute(INSERT_USER, params)
+            await s.execute(INSERT_PERSON, params)
     assert "[SQL parameters hidden due to hide_parameters=True]" in str(caught.value)
     for text in (str(caught.value), _chain(caught.value)):
         assert NAME not in text
@@ -177,12 +177,12 @@ async def test_a_parameter_the_driver_refuses_is_not_quoted(sessions: SessionFac
     # A date given as text: asyncpg refuses it quoting the value; SQLite stores it.
     if sessions.kw["bind"].dialect.name == "sqlite":
         pytest.skip("SQLite takes any value")
-    params = {"channel": "telegram", "ext": "777000112", "name": NAME, "now": "李四 2026-01-01"}
+    params = {"id": 777000112, "name": NAME, "now": "李四 2026-01-01"}
     with pytest.raises(DBAPIError) as caught:
         async with sessions() as s, s.begin():
-            await s.execute(INSERT_USER, params)
+            await s.execute(INSERT_PERSON, params)
     assert "[SQL parameters hidden due to hide_parameters=True]" in str(caught.value)
-    assert "invalid input for query argument $4: <hidden>" in str(caught.value)
+    assert "invalid input for query argument $3: <hidden>" in str(caught.value)
     assert "李四" not in _chain(caught.value)
     assert NAME not in _chain(caught.value)
 

@@ -15,7 +15,7 @@ from dialogs.ui import Action, ButtonIn, CommandIn, Outcome, Reply, TextIn, User
 from storage import repo
 from storage.db import SessionFactory
 from storage.files import FileStore
-from storage.models import AnswerEvent, Application, User
+from storage.models import AnswerEvent, Application, ChannelIdentity, Person
 
 NOW = dt.datetime(2026, 6, 18, 2, 30, tzinfo=dt.UTC)
 WANG = UserRef(channel="telegram", external_id="3001", display_name="王伟")
@@ -83,8 +83,8 @@ async def stored(sessions: SessionFactory) -> Application:
         return (
             await s.execute(
                 select(Application)
-                .join(User, User.id == Application.user_id)  # type: ignore[arg-type]
-                .where(User.external_id == WANG.external_id)
+                .join(ChannelIdentity, ChannelIdentity.person_id == Application.user_id)  # type: ignore[arg-type]
+                .where(ChannelIdentity.external_id == WANG.external_id)
             )
         ).scalar_one()
 
@@ -177,7 +177,7 @@ async def test_a_draft_from_before_option_ids_is_read_by_its_labels(
             now=NOW,
         )
         await s.execute(
-            update(User).where(User.id == user.id).values(active_application_id=app.id)  # type: ignore[arg-type]
+            update(Person).where(Person.id == user.id).values(active_application_id=app.id)  # type: ignore[arg-type]
         )
     out = await conv.handle(WANG, CommandIn("start"))
     after = await stored(sessions)

@@ -19,9 +19,9 @@ from dialogs.ui import Action, Button, Outcome, Reply, UserRef
 from storage import repo
 from storage.db import SessionFactory
 from storage.files import FileStore
-from storage.models import User
+from storage.models import Person
 from tests.fakebotapi import FakeBotAPI, SentMessage
-from tests.test_bot_http import USER, Scripted, polling, settings_for
+from tests.test_bot_http import USER, Scripted, config_for, polling
 
 ZH = Locale("zh-CN")
 REGISTRY = load_registry()
@@ -96,7 +96,7 @@ async def test_a_screen_of_any_length_arrives_in_pieces(api: FakeBotAPI) -> None
     row = "负责工艺改进与质量攻关" * 20
     screen = "\n".join(f"{i}. 张三；男；1985-03；{row}" for i in range(60))
     buttons = [[Button("完成", Action.DONE)]]
-    async with polling(settings_for(api), Long([Reply(text=screen, buttons=buttons)])):
+    async with polling(config_for(api), Long([Reply(text=screen, buttons=buttons)])):
         api.send_text(USER, "你好")
         await api.wait_for_messages(USER, 2)
         await api.settle()
@@ -117,7 +117,7 @@ async def test_a_refused_reply_is_replaced_and_the_next_still_sent(
     ]
     api.fail_next("sendMessage", status=400, description="Bad Request: can't parse entities")
     with caplog.at_level(logging.WARNING):
-        async with polling(settings_for(api), Long(replies)):
+        async with polling(config_for(api), Long(replies)):
             api.send_text(USER, "你好")
             await api.wait_for_messages(USER, 2)
             await api.settle()
@@ -135,7 +135,7 @@ async def test_a_chat_that_cannot_be_found_ends_the_replies_quietly(
     replies = [Reply(text="第一条"), Reply(text="第二条")]
     api.fail_next("sendMessage", status=400, description="Bad Request: chat not found")
     with caplog.at_level(logging.INFO):
-        async with polling(settings_for(api), Long(replies)):
+        async with polling(config_for(api), Long(replies)):
             api.send_text(USER, "你好")
             await api.wait_for(lambda: api.pending_updates == 0, 10)
             await api.settle()
@@ -151,7 +151,7 @@ async def real(
     api: FakeBotAPI, sessions: SessionFactory, file_store: FileStore
 ) -> AsyncIterator[FakeBotAPI]:
     conversation = Conversation(registry=REGISTRY, sessions=sessions, files=file_store)
-    async with polling(settings_for(api), conversation):
+    async with polling(config_for(api), conversation):
         yield api
 
 
@@ -189,10 +189,10 @@ async def test_a_table_of_long_rows_does_not_lock_the_user_out(
             now=NOW,
         )
         await s.execute(
-            update(User).where(User.id == user.id).values(active_application_id=app.id)  # type: ignore[arg-type]
+            update(Person).where(Person.id == user.id).values(active_application_id=app.id)  # type: ignore[arg-type]
         )
     conversation = Conversation(registry=REGISTRY, sessions=sessions, files=file_store)
-    async with polling(settings_for(api), conversation):
+    async with polling(config_for(api), conversation):
         for command in ("start", "cancel", "apply"):
             api.mark_seen(USER)
             api.send_command(USER, command)

@@ -25,7 +25,7 @@ from storage import repo
 from storage.db import SessionFactory, create_engine, session_factory
 from storage.files import FileStore
 from storage.migrate import upgrade_to_head
-from storage.models import AnswerEvent, Application, User
+from storage.models import AnswerEvent, Application, ChannelIdentity
 
 NOW = dt.datetime(2026, 6, 18, 2, 30, tzinfo=dt.UTC)
 
@@ -88,8 +88,8 @@ async def stored(sessions: SessionFactory, who: UserRef) -> Application:
         return (
             await s.execute(
                 select(Application)
-                .join(User, col(User.id) == col(Application.user_id))
-                .where(User.external_id == who.external_id)
+                .join(ChannelIdentity, col(ChannelIdentity.person_id) == col(Application.user_id))
+                .where(ChannelIdentity.external_id == who.external_id)
             )
         ).scalar_one()
 
@@ -183,8 +183,8 @@ async def test_first_contact_split_across_processes_creates_one_user(
             count = (
                 await s.execute(
                     select(func.count())
-                    .select_from(User)
-                    .where(User.external_id == who.external_id)
+                    .select_from(ChannelIdentity)
+                    .where(ChannelIdentity.external_id == who.external_id)
                 )
             ).scalar_one()
         assert count == 1

@@ -18,18 +18,30 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
-from sqlalchemy.exc import StatementError
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import SQLModel
 
 from storage import repo
-from storage.db import SessionFactory, create_engine
+from storage.db import SessionFactory, create_engine, session_factory
 from storage.files import FileStore, sniff_mime
 from storage.migrate import alembic_config, current_revision, head_revision, upgrade_to_head
-from storage.models import User
+from storage.models import ChannelIdentity, Person, UTCDateTime
 
-TABLES = {"users", "applications", "answer_events", "attachments", "processed_updates"}
+TABLES = {
+    "persons",
+    "channel_identities",
+    "applications",
+    "answer_events",
+    "attachments",
+    "processed_updates",
+}
 T0 = dt.datetime(2025, 3, 1, 8, 30, 15, 123456, tzinfo=dt.UTC)
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -153,6 +165,213 @@ async def test_downgrade_to_base_and_back(database_url: str) -> None:
     assert await table_names(database_url) >= TABLES
 
 
+async def test_the_migrations_build_what_the_models_describe(database_url: str) -> None:
+    """Tables, columns, types, keys and indexes at head are the models' (nothing for
+    autogenerate to find), so a model change without its migration fails here."""
+    await upgrade_to_head(database_url)
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+
+            def differences(sync_conn: Any) -> list[Any]:
+                context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
+                return list(compare_metadata(context, SQLModel.metadata))
+
+            assert await conn.run_sync(differences) == []
+    finally:
+        await engine.dispose()
+
+
+async def alembic_to(url: str, action: str, revision: str) -> None:
+    """``alembic upgrade|downgrade <revision>`` on the database at ``url``."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+
+            def run(sync_conn: Any) -> None:
+                config = alembic_config(url)
+                config.attributes["connection"] = sync_conn
+                getattr(command, action)(config, revision)
+
+            await conn.run_sync(run)
+    finally:
+        await engine.dispose()
+
+
+JSON = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+def _table(name: str, *columns: str | sa.ColumnClause[Any]) -> sa.TableClause:
+    """A bare table as an old revision had it, for writing rows the models no longer describe."""
+    return sa.table(name, *(sa.column(c) if isinstance(c, str) else c for c in columns))
+
+
+def _times(*names: str) -> list[sa.ColumnClause[Any]]:
+    return [sa.column(n, UTCDateTime()) for n in names]
+
+
+OLD_USERS = _table(
+    "users",
+    *("id", "channel", "external_id", "display_name", "locale", "active_application_id"),
+    *_times("created_at", "updated_at"),
+)
+OLD_APPLICATIONS = _table(
+    "applications",
+    *("id", "user_id", "program_id", "program_version", "status", "revision", "review_level"),
+    *(sa.column("answers", JSON), sa.column("cursor", JSON)),
+    *_times("created_at", "updated_at"),
+)
+OLD_EVENTS = _table(
+    "answer_events", "application_id", "path", sa.column("value", JSON), *_times("created_at")
+)
+
+
+def _user(
+    id: int,
+    channel: str,
+    external_id: str,
+    name: str,
+    locale: str,
+    active: int | None,
+    created: dt.datetime,
+    updated: dt.datetime,
+) -> dict[str, Any]:
+    return {"id": id, "channel": channel, "external_id": external_id, "display_name": name,
+            "locale": locale, "active_application_id": active, "created_at": created,
+            "updated_at": updated}  # fmt: skip
+
+
+def _application(
+    id: int,
+    owner: int,
+    program: str,
+    status: str,
+    answers: dict[str, Any],
+    revision: int,
+    updated: dt.datetime,
+) -> dict[str, Any]:
+    return {"id": id, "user_id": owner, "program_id": program, "program_version": 1,
+            "status": status, "answers": answers, "cursor": {}, "revision": revision,
+            "review_level": 0, "created_at": T0, "updated_at": updated}  # fmt: skip
+
+
+async def _fill_revision_0001(url: str) -> None:
+    """Users of two channels (ids with a gap), their applications and history."""
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                OLD_USERS.insert(),
+                [
+                    _user(1, "telegram", "1001", "王伟", "zh-CN", 10, T0, at(5)),
+                    _user(2, "terminal", "leader", "leader", "zh-CN", None, at(1), at(1)),
+                    _user(5, "telegram", "1002", "李娜", "en", None, at(2), at(3)),
+                ],
+            )
+            await conn.execute(
+                OLD_APPLICATIONS.insert(),
+                [
+                    _application(10, 1, "dalian-worker", "draft", {"unit": "大连港"}, 3, at(5)),
+                    _application(11, 5, "cccc-model", "submitted", {}, 7, at(3)),
+                ],
+            )
+            await conn.execute(
+                OLD_EVENTS.insert(),
+                [{"application_id": 10, "path": "unit", "value": "大连港", "created_at": at(4)}],
+            )
+    finally:
+        await engine.dispose()
+
+
+async def test_users_become_persons_with_one_identity_each(database_url: str) -> None:
+    """Revision 0002 on a database with data: every user is a person with the same
+    id (their applications stay theirs) and their channel account is their identity."""
+    await alembic_to(database_url, "upgrade", "0001")
+    await _fill_revision_0001(database_url)
+    await upgrade_to_head(database_url)
+    engine = create_engine(database_url)
+    sessions = session_factory(engine)
+    try:
+        async with sessions() as s:
+            persons = (await s.execute(sa.select(Person).order_by(Person.id))).scalars().all()
+            assert [
+                (p.id, p.display_name, p.locale, p.active_application_id, p.created_at,
+                 p.updated_at)
+                for p in persons
+            ] == [
+                (1, "王伟", "zh-CN", 10, T0, at(5)),
+                (2, "leader", "zh-CN", None, at(1), at(1)),
+                (5, "李娜", "en", None, at(2), at(3)),
+            ]  # fmt: skip
+            identities = (await s.execute(sa.select(ChannelIdentity))).scalars().all()
+            found = sorted(
+                (i.channel, i.external_id, i.person_id, i.created_at) for i in identities
+            )
+            assert found == [
+                ("telegram", "1001", 1, T0),
+                ("telegram", "1002", 5, at(2)),
+                ("terminal", "leader", 2, at(1)),
+            ]  # fmt: skip
+            assert [(a.id, a.user_id) for a in await repo.list_applications(s, user_id=5)] == [
+                (11, 5)
+            ]
+        async with sessions.begin() as s:
+            person, active = await repo.load_user(s, channel="telegram", external_id="1001")
+            assert person is not None
+            assert active is not None
+            assert (person.id, active.id, active.revision, active.answers) == (
+                1, 10, 3, {"unit": "大连港"}
+            )  # fmt: skip
+            # New persons get new ids (PostgreSQL's sequence was moved past the copied ones).
+            new = await repo.get_or_create_user(
+                s, channel="dingtalk", external_id="m1", display_name="赵六", now=at(9)
+            )
+            assert new.id is not None
+            assert new.id > 5
+            await repo.create_application(
+                s,
+                user_id=new.id,
+                program_id="beijing-worker",
+                program_version=1,
+                cursor={},
+                now=at(9),
+            )
+    finally:
+        await engine.dispose()
+
+    # Back to 0001: one user per person again, with the applications they own.
+    await alembic_to(database_url, "downgrade", "0001")
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            users = (
+                await conn.execute(
+                    sa.select(
+                        OLD_USERS.c.id, OLD_USERS.c.channel, OLD_USERS.c.external_id
+                    ).order_by(OLD_USERS.c.id)
+                )
+            ).all()
+            owners = (
+                (
+                    await conn.execute(
+                        sa.select(OLD_APPLICATIONS.c.user_id).order_by(OLD_APPLICATIONS.c.id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+    finally:
+        await engine.dispose()
+    assert [tuple(u) for u in users] == [
+        (1, "telegram", "1001"),
+        (2, "terminal", "leader"),
+        (5, "telegram", "1002"),
+        (new.id, "dingtalk", "m1"),
+    ]
+    assert sorted(owners) == [1, 5, new.id]
+    await upgrade_to_head(database_url)
+
+
 # --------------------------------------------------------------------------- repo
 
 
@@ -173,6 +392,70 @@ async def test_get_or_create_user_is_idempotent(sessions: SessionFactory) -> Non
     assert again.display_name == "王五(工会)"
     assert again.updated_at == at(1)
     assert again.created_at == T0
+
+
+async def test_a_person_can_come_through_several_channels(sessions: SessionFactory) -> None:
+    """Identities of several channels lead to one person and their applications."""
+    person_id = await new_user(sessions, "1001")
+    app_id = await new_application(sessions, person_id)
+    async with sessions.begin() as s:
+        s.add(
+            ChannelIdentity(
+                channel="dingtalk", external_id="manager4711", person_id=person_id, created_at=at(1)
+            )
+        )
+    async with sessions.begin() as s:
+        person = await s.get(Person, person_id)
+        assert person is not None
+        person.active_application_id = app_id
+    async with sessions.begin() as s:
+        via_telegram, app = await repo.load_user(s, channel="telegram", external_id="1001")
+        via_dingtalk, same = await repo.load_user(s, channel="dingtalk", external_id="manager4711")
+        again = await repo.get_or_create_user(
+            s, channel="dingtalk", external_id="manager4711", display_name="", now=at(2)
+        )
+    assert via_telegram is not None
+    assert via_telegram.id == via_dingtalk.id == again.id == person_id  # type: ignore[union-attr]
+    assert app is not None
+    assert same is not None
+    assert app.id == same.id == app_id
+    with pytest.raises(IntegrityError):  # an identity belongs to one person
+        async with sessions.begin() as s:
+            s.add(
+                ChannelIdentity(
+                    channel="dingtalk",
+                    external_id="manager4711",
+                    person_id=person_id,
+                    created_at=at(3),
+                )
+            )
+
+
+@pytest.mark.parametrize(
+    ("language", "locale"),
+    [
+        ("en", "en"),
+        ("zh-hans", "zh-hans"),
+        ("pt_BR", "pt-BR"),
+        (None, "zh-CN"),
+        ("", "zh-CN"),
+        ("english please", "zh-CN"),
+        ("x" * 40, "zh-CN"),
+    ],
+)
+async def test_the_language_a_channel_reports_becomes_the_new_persons_locale(
+    sessions: SessionFactory, language: str | None, locale: str
+) -> None:
+    async with sessions.begin() as s:
+        person = await repo.get_or_create_user(
+            s, channel="telegram", external_id="5", display_name="", now=T0, locale=language
+        )
+    assert person.locale == locale
+    async with sessions.begin() as s:  # stored; and a person once made keeps theirs
+        again = await repo.get_or_create_user(
+            s, channel="telegram", external_id="5", display_name="", now=at(1), locale="fr"
+        )
+        assert again.locale == locale
 
 
 async def test_application_round_trip_and_revision(sessions: SessionFactory) -> None:
@@ -545,15 +828,13 @@ async def test_load_user_brings_the_active_application_along(sessions: SessionFa
     user_id = await new_user(sessions)
     app_id = await new_application(sessions, user_id)
     async with sessions.begin() as s:
-        user = await s.get(User, user_id)
-        assert user is not None
-        found, active = await repo.load_user(s, channel=user.channel, external_id=user.external_id)
+        found, active = await repo.load_user(s, channel="telegram", external_id="1001")
         assert found is not None
         assert found.id == user_id
         assert active is None
         found.active_application_id = app_id
     async with sessions.begin() as s:
-        found, active = await repo.load_user(s, channel=user.channel, external_id=user.external_id)
+        found, active = await repo.load_user(s, channel="telegram", external_id="1001")
         assert active is not None
         assert active.id == app_id
 

@@ -28,7 +28,7 @@ from dialogs.ui import ButtonIn, CommandIn, FileIn, Inbound, Outcome, UserRef
 from storage import repo
 from storage.db import SessionFactory
 from storage.files import FileStore, sniff_mime
-from storage.models import Application, Attachment, User
+from storage.models import Application, Attachment, ChannelIdentity
 
 NOW = dt.datetime(2025, 6, 18, 2, 30, tzinfo=dt.UTC)
 ALICE = UserRef(channel="telegram", external_id="2001", display_name="王伟")
@@ -271,11 +271,14 @@ def file_in(
 
 async def application(sessions: SessionFactory) -> Application:
     async with sessions() as s:
-        user = (
-            await s.execute(select(User).where(User.external_id == ALICE.external_id))
+        person_id = (
+            await s.execute(
+                select(ChannelIdentity.person_id).where(
+                    ChannelIdentity.external_id == ALICE.external_id
+                )
+            )
         ).scalar_one()
-        assert user.id is not None
-        (app,) = await repo.list_applications(s, user_id=user.id)
+        (app,) = await repo.list_applications(s, user_id=person_id)
         return app
 
 

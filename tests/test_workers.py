@@ -51,7 +51,7 @@ from dialogs.loader import load_registry
 from dialogs.ui import Action
 from storage.db import SessionFactory, create_engine, session_factory
 from storage.migrate import upgrade_to_head
-from storage.models import AnswerEvent, Application, ProcessedUpdate, User
+from storage.models import AnswerEvent, Application, ChannelIdentity, ProcessedUpdate
 from tests.conftest import BACKENDS
 from tests.conftest import _reset_postgres as reset_postgres
 from tests.fakebotapi import FakeBotAPI, SentMessage
@@ -372,8 +372,11 @@ async def test_first_contact_on_two_workers_at_once(pair: Pair) -> None:
             users = (
                 await session.execute(
                     select(func.count())
-                    .select_from(User)
-                    .where(User.channel == "telegram", User.external_id == str(user))
+                    .select_from(ChannelIdentity)
+                    .where(
+                        ChannelIdentity.channel == "telegram",
+                        ChannelIdentity.external_id == str(user),
+                    )
                 )
             ).scalar_one()
             marked = (

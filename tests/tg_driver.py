@@ -15,7 +15,7 @@ from sqlmodel import select
 from bot.callbacks import DialogCallback
 from dialogs.loader import ProgramRegistry
 from storage.db import SessionFactory
-from storage.models import Application, User
+from storage.models import Application, ChannelIdentity
 from tests.fakebotapi import FakeBotAPI, SentMessage
 from tests.walkthrough import Applicant, Move, Press, Text, Upload
 
@@ -36,8 +36,11 @@ async def application(
     async with sessions() as session:
         result = await session.execute(
             select(Application)
-            .join(User, User.id == Application.user_id)  # type: ignore[arg-type]
-            .where(User.channel == "telegram", User.external_id == str(user_id))
+            .join(ChannelIdentity, ChannelIdentity.person_id == Application.user_id)  # type: ignore[arg-type]
+            .where(
+                ChannelIdentity.channel == "telegram",
+                ChannelIdentity.external_id == str(user_id),
+            )
             .where(Application.program_id == program_id)
         )
         return result.scalars().first()
