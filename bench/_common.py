@@ -32,28 +32,25 @@ import psutil  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from dialogs.engine import Walker  # noqa: E402
-from dialogs.qtypes.base import stable_key  # noqa: E402
-from dialogs.schema import Program, QType  # noqa: E402
+from dialogs.schema import Program  # noqa: E402
 from dialogs.ui import Action  # noqa: E402
-from tests.walkthrough import LONG_PARAGRAPH, text_for  # noqa: E402
+from tests.walkthrough import Applicant as Scripted  # noqa: E402
 from tests.walkthrough import Press as Press  # noqa: E402  (re-exported)
 from tests.walkthrough import Text as Text  # noqa: E402  (re-exported)
 
 PG_ENV = "STUDIOBOT_BENCH_DATABASE_URL"
 PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
-# A long answer is sent as messages of four paragraphs (about 240 characters
-# each), as a user pasting paragraphs would.
-LONG_MESSAGE = LONG_PARAGRAPH * 4
 Move = Text | Press
 
 
 class Applicant:
-    """One scripted user: chooses a valid next move and mirrors its effect.
+    """One scripted user (the tests' own, ``tests.walkthrough.Applicant``) with a copy
+    of its application, mirroring each move's effect as the engine applies it.
 
-    ``long_chars`` is the length aimed at for long texts (at least what the
-    question demands); ``rows`` the number of rows put into each group.
-    Uploads are not played: pick programs without photo questions.
+    ``long_chars`` is the length aimed at for long texts, sent four paragraphs a
+    message as a user pasting paragraphs would; ``rows`` the rows put into each
+    group.  Uploads are not played: pick programs without photo questions.
     """
 
     def __init__(
@@ -68,10 +65,11 @@ class Applicant:
     ) -> None:
         self.program = program
         self.today = today
+        self.script = Scripted(
+            program, today, long_chars=long_chars, paragraphs=4, rows=rows, uploads=False
+        )
         self.answers: dict[str, Any] = answers or {}
         self.cursor: dict[str, Any] = cursor or {}
-        self.long_chars = long_chars
-        self.rows = rows
         self.done = False
         self.moves = 0  # moves applied (each changes the state, so each bumps the revision)
         self.history: list[tuple[str, Any]] = []  # accepted answers (path, value), oldest first
@@ -89,40 +87,12 @@ class Applicant:
         """The move a reasonable user makes now; None once the form was submitted."""
         if self.done:
             return None
-        w = self.walker()
-        if w.mode == "preview":
-            return Press(Action.SUBMIT)
-        if w.mode == "done":
+        try:
+            move = self.script.next_move(self.answers, self.cursor)
+        except StopIteration:
             return None
-        q = w.question()
-        if q.type == QType.GROUP and not w.in_row():
-            need = max(q.min_rows or 0, 1 if q.required else 0, 1, self.rows)
-            if q.max_rows is not None:
-                need = min(need, q.max_rows)
-            return Press(Action.ROW_ADD) if len(w.rows()) < need else Press(Action.DONE)
-        target, value, _ = w.target()
-        if target.type == QType.LONGTEXT:
-            written = "\n".join(w.scratch.get("buf") or [])
-            want = max(target.min_chars or 0, 20, self.long_chars) + 10
-            if target.max_chars:
-                want = min(want, target.max_chars)
-            if len(written) >= want:
-                return Press(Action.DONE)
-            return Text(LONG_MESSAGE)
-        if target.suggest and w.suggestions(target):
-            return Press(Action.SUGGEST, 0)
-        # Options are pressed by their stable button key; the first option, as before.
-        first = stable_key(target.options[0].id) if target.options else ""
-        if target.type == QType.CHOICE:
-            return Press(Action.CHOOSE, 0, first)
-        if target.type == QType.YESNO:
-            return Press(Action.CHOOSE, 1)
-        if target.type == QType.MULTICHOICE:
-            return Press(Action.DONE) if w.scratch.get("sel") else Press(Action.TOGGLE, 0, first)
-        if target.type in (QType.PHOTO, QType.FILE):
-            raise ValueError(f"{self.program.id} asks for an upload; pick another program")
-        del value
-        return Text(text_for(target))
+        assert isinstance(move, Text | Press)
+        return move
 
     def apply(self, move: Move) -> None:
         """Mirror what the engine does with ``move`` (submission ends the walk)."""

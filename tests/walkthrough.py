@@ -89,27 +89,35 @@ def text_for(q: Question) -> str:
     raise ValueError(f"no typed answer for {t}")
 
 
-def long_text(q: Question) -> list[str]:
-    """Messages making up a long answer of at least ``min_chars`` characters."""
-    need = max(q.min_chars or 0, 20)
-    parts: list[str] = []
-    while sum(len(p) for p in parts) < need + 10:
-        parts.append(LONG_PARAGRAPH)
-    return parts
-
-
 class Applicant:
-    """Chooses the next move from the stored application state."""
+    """Chooses the next move from the stored application state.
 
-    def __init__(self, program: Program, today: dt.date) -> None:
+    The one scripted user of the tests and the benchmarks.  ``long_chars`` is
+    the length aimed at for long texts (at least what the question demands),
+    sent ``paragraphs`` paragraphs a message; ``rows`` the rows put into each
+    group (at least what it demands); without ``uploads`` a photo or file
+    question is an error (benchmarks pick programs without them).
+    """
+
+    def __init__(
+        self,
+        program: Program,
+        today: dt.date,
+        *,
+        long_chars: int = 0,
+        paragraphs: int = 1,
+        rows: int = 0,
+        uploads: bool = True,
+    ) -> None:
         self.program = program
         self.today = today
+        self.long_chars = long_chars
+        self.message = LONG_PARAGRAPH * paragraphs
+        self.rows = rows
+        self.allow_uploads = uploads
         self.uploads = 0
-        self.pending: list[Move] = []
 
     def next_move(self, answers: dict[str, Any], cursor: dict[str, Any]) -> Move:
-        if self.pending:
-            return self.pending.pop(0)
         w = Walker(self.program, answers, cursor, today=self.today)
         if w.mode == "preview":
             return Press(Action.SUBMIT)
@@ -117,11 +125,13 @@ class Applicant:
             raise StopIteration
         q = w.question()
         if q.type == QType.GROUP and not w.in_row():
-            rows = w.rows()
-            if len(rows) < max(q.min_rows or 0, 1 if q.required else 0, 1):
-                return Press(Action.ROW_ADD)
-            return Press(Action.DONE)
+            need = max(q.min_rows or 0, 1 if q.required else 0, 1, self.rows)
+            if q.max_rows is not None:
+                need = min(need, q.max_rows)
+            return Press(Action.ROW_ADD) if len(w.rows()) < need else Press(Action.DONE)
         target, value, _ = w.target()
+        if target.type == QType.LONGTEXT:
+            return self._long_text(target, "\n".join(w.scratch.get("buf") or []))
         if target.suggest and w.suggestions(target):
             return Press(Action.SUGGEST, 0)
         t = target.type
@@ -131,20 +141,22 @@ class Applicant:
         if t == QType.YESNO:
             return Press(Action.CHOOSE, 1)
         if t == QType.MULTICHOICE:
-            if w.scratch.get("sel"):
-                return Press(Action.DONE)
-            return Press(Action.TOGGLE, 0, first)
-        if t == QType.LONGTEXT:
-            if w.scratch.get("buf"):
-                return Press(Action.DONE)
-            parts = long_text(target)
-            self.pending = [Text(p) for p in parts[1:]]
-            return Text(parts[0])
+            return Press(Action.DONE) if w.scratch.get("sel") else Press(Action.TOGGLE, 0, first)
         if t in (QType.PHOTO, QType.FILE):
-            count = len(value or [])
-            need = target.min_files or (1 if target.required else 0)
-            if count >= max(need, 1):
-                return Press(Action.DONE)
-            self.uploads += 1
-            return Upload(png(self.uploads), f"photo{self.uploads}.png", "image/png")
+            return self._upload(target, len(value or []))
         return Text(text_for(target))
+
+    def _long_text(self, q: Question, written: str) -> Move:
+        want = max(q.min_chars or 0, 20, self.long_chars) + 10
+        if q.max_chars:
+            want = min(want, q.max_chars)
+        return Press(Action.DONE) if len(written) >= want else Text(self.message)
+
+    def _upload(self, q: Question, count: int) -> Move:
+        if not self.allow_uploads:
+            raise ValueError(f"{self.program.id} asks for an upload; pick another program")
+        need = q.min_files or (1 if q.required else 0)
+        if count >= max(need, 1):
+            return Press(Action.DONE)
+        self.uploads += 1
+        return Upload(png(self.uploads), f"photo{self.uploads}.png", "image/png")
