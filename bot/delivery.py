@@ -18,7 +18,7 @@ from aiogram.types import Message, User
 from bot.keyboards import reply_markup
 from dialogs.i18n import Locale
 from dialogs.textfit import fit_replies, utf16_length
-from dialogs.ui import Inbound, Outcome, Reply, UserRef
+from dialogs.ui import Inbound, Outcome, Reply, UpdateKey, UserRef
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ class Converses(Protocol):
     """What the transport needs from the dialog engine (``dialogs.service.Conversation``)."""
 
     async def handle(
-        self, user: UserRef, event: Inbound, *, update_key: tuple[str, int] | None = None
+        self, user: UserRef, event: Inbound, *, update_key: UpdateKey | None = None
     ) -> Outcome: ...
 
 
@@ -47,7 +47,7 @@ async def ask(
     conversation: Converses,
     user: User,
     event: Inbound,
-    update_key: tuple[str, int] | None,
+    update_key: UpdateKey | None,
 ) -> Outcome:
     """Hand one event to the engine; it has committed everything when this returns."""
     return await conversation.handle(user_ref(user), event, update_key=update_key)
@@ -58,7 +58,7 @@ async def answer_message(
     event: Inbound,
     bot: Bot,
     conversation: Converses,
-    update_key: tuple[str, int] | None,
+    update_key: UpdateKey | None,
     texts: Locale,
 ) -> None:
     """Hand the event a message carries to the engine and reply in the same chat."""

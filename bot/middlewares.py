@@ -25,6 +25,7 @@ from aiogram.methods.base import Response, TelegramType
 from aiogram.types import TelegramObject, Update, User
 
 from bot.delivery import CHANNEL, Converses
+from dialogs.ui import UpdateKey
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +102,9 @@ class ConversationContext(BaseMiddleware):
     """Outer middleware on ``dispatcher.update``: gives handlers the engine and the update key.
 
     The key lets the engine recognise an update Telegram delivers again
-    (after a crash before the offset was confirmed) and handle it once.
+    (after a crash before the offset was confirmed) and handle it once.  It is
+    ``("telegram:<bot id>", "<update id>")``: event ids are text for every
+    channel, Telegram's numbers written in decimal digits.
     """
 
     def __init__(self, conversation: Converses) -> None:
@@ -112,7 +115,10 @@ class ConversationContext(BaseMiddleware):
         bot: Bot | None = data.get("bot")
         # Update ids are numbered per bot: two bots sharing a database must not collide.
         source = f"{CHANNEL}:{bot.id}" if bot is not None else CHANNEL
-        data["update_key"] = (source, event.update_id) if isinstance(event, Update) else None
+        key: UpdateKey | None = (
+            (source, str(event.update_id)) if isinstance(event, Update) else None
+        )
+        data["update_key"] = key
         return await handler(event, data)
 
 

@@ -137,7 +137,7 @@ class UnsupportedIn:
 
 Inbound = TextIn | CommandIn | ButtonIn | FileIn | UnsupportedIn
 
-UpdateKey = tuple[str, int]
+UpdateKey = tuple[str, str]
 """Where an inbound event came from and its id there, so a redelivery is recognised."""
 
 

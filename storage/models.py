@@ -182,11 +182,19 @@ class Attachment(SQLModel, table=True):
     created_at: dt.datetime = Field(sa_type=UTCDateTime())
 
 
+UPDATE_ID_CHARS = 128
+"""Longest event id a channel may use (Telegram's are numbers, written in digits)."""
+
+
 class ProcessedUpdate(SQLModel, table=True):
-    """Transport updates already handled, so a redelivered update is ignored."""
+    """Transport updates already handled, so a redelivered update is ignored.
+
+    ``source`` names the channel (and bot) and ``update_id`` the event there, as
+    text: Telegram numbers its updates, DingTalk and Feishu name their events.
+    """
 
     __tablename__ = "processed_updates"
 
     source: str = Field(primary_key=True, max_length=32)
-    update_id: int = Field(primary_key=True, sa_type=sa.BigInteger())
+    update_id: str = Field(primary_key=True, max_length=UPDATE_ID_CHARS)
     processed_at: dt.datetime = Field(sa_type=UTCDateTime())

@@ -381,11 +381,14 @@ async def mark_update(
     session: AsyncSession,
     *,
     source: str,
-    update_id: int,
+    update_id: str,
     now: dt.datetime,
     memory: dt.timedelta = UPDATE_MEMORY,
 ) -> bool:
-    """Mark a transport update as handled; False if it was handled within ``memory``."""
+    """Mark a transport update as handled; False if it was handled within ``memory``.
+
+    ``update_id`` is the channel's id of the event, as text (Telegram's numbers
+    in decimal digits, DingTalk's and Feishu's event ids as they are)."""
     stmt = _mark_update_statement(session.get_bind().dialect.name)
     params = {"source": source, "update_id": update_id, "now": now, "cutoff": now - memory}
     result = await session.execute(stmt, params)
@@ -396,7 +399,7 @@ async def update_seen(
     session: AsyncSession,
     *,
     source: str,
-    update_id: int,
+    update_id: str,
     now: dt.datetime,
     memory: dt.timedelta = UPDATE_MEMORY,
 ) -> bool:

@@ -22,14 +22,16 @@ async def test_start_forgets_update_markers_older_than_they_are_needed(
     sessions = session_factory(engine)
     old, recent = NOW - repo.UPDATE_MEMORY - dt.timedelta(hours=1), NOW - dt.timedelta(hours=1)
     async with sessions() as s, s.begin():
-        assert await repo.mark_update(s, source="telegram:1", update_id=1, now=old)
-        assert await repo.mark_update(s, source="telegram:1", update_id=2, now=recent)
+        assert await repo.mark_update(s, source="telegram:1", update_id="1", now=old)
+        assert await repo.mark_update(s, source="telegram:1", update_id="2", now=recent)
     settings = Settings(_env_file=None, database_url=database_url, data_dir=tmp_path / "data")  # type: ignore[call-arg]
     conversation, built = await build_conversation(settings, clock=lambda: NOW)
     await built.dispose()
     async with sessions() as s:
         seen = [
-            await repo.update_seen(s, source="telegram:1", update_id=n, now=NOW, memory=NOW - old)
+            await repo.update_seen(
+                s, source="telegram:1", update_id=str(n), now=NOW, memory=NOW - old
+            )
             for n in (1, 2)
         ]
     await engine.dispose()

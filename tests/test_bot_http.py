@@ -112,7 +112,7 @@ class Scripted:
         self.fetched: list[bytes] = []
 
     async def handle(
-        self, user: UserRef, event: Inbound, *, update_key: tuple[str, int] | None = None
+        self, user: UserRef, event: Inbound, *, update_key: tuple[str, str] | None = None
     ) -> Outcome:
         label = event.text if isinstance(event, TextIn) else type(event).__name__
         if user.external_id in self.active:

@@ -175,8 +175,8 @@ async def test_first_contact_split_across_processes_creates_one_user(
     for round_ in range(5):
         who = user(40 + round_)
         outcomes = await asyncio.gather(
-            a.handle(who, CommandIn("start"), update_key=("telegram:1", 9000 + 2 * round_)),
-            b.handle(who, CommandIn("apply"), update_key=("telegram:1", 9001 + 2 * round_)),
+            a.handle(who, CommandIn("start"), update_key=("telegram:1", str(9000 + 2 * round_))),
+            b.handle(who, CommandIn("apply"), update_key=("telegram:1", str(9001 + 2 * round_))),
         )
         assert all(out.replies and not out.duplicate for out in outcomes)
         async with reader() as s:

@@ -283,6 +283,54 @@ async def _fill_revision_0001(url: str) -> None:
         await engine.dispose()
 
 
+OLD_MARKERS = _table("processed_updates", "source", "update_id", *_times("processed_at"))
+
+
+async def test_update_markers_become_text_and_stay_recognised(database_url: str) -> None:
+    """Revision 0003 on a database with markers: Telegram's numbers become their digits,
+    so an update handled before the upgrade is still recognised after it."""
+    await alembic_to(database_url, "upgrade", "0002")
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                OLD_MARKERS.insert(),
+                [
+                    {"source": "telegram:1", "update_id": 2**40, "processed_at": T0},
+                    {"source": "telegram:1", "update_id": 7, "processed_at": T0},
+                ],
+            )
+    finally:
+        await engine.dispose()
+    await upgrade_to_head(database_url)
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine).begin() as s:
+            big = str(2**40)
+            assert await repo.update_seen(s, source="telegram:1", update_id=big, now=at(1))
+            assert not await repo.mark_update(s, source="telegram:1", update_id="7", now=at(1))
+            assert await repo.mark_update(s, source="telegram:1", update_id="8", now=at(1))
+            assert await repo.mark_update(s, source="feishu:1", update_id="evt-a", now=at(1))
+    finally:
+        await engine.dispose()
+    # Back to numbers: markers that are not numbers are forgotten, the rest kept.
+    await alembic_to(database_url, "downgrade", "0002")
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(sa.select(OLD_MARKERS.c.source, OLD_MARKERS.c.update_id))
+            ).all()
+    finally:
+        await engine.dispose()
+    assert sorted((source, int(n)) for source, n in rows) == [
+        ("telegram:1", 7),
+        ("telegram:1", 8),
+        ("telegram:1", 2**40),
+    ]
+    await upgrade_to_head(database_url)
+
+
 async def test_users_become_persons_with_one_identity_each(database_url: str) -> None:
     """Revision 0002 on a database with data: every user is a person with the same
     id (their applications stay theirs) and their channel account is their identity."""
@@ -605,14 +653,29 @@ async def test_attachments_in_the_order_asked(sessions: SessionFactory) -> None:
 
 
 async def test_mark_update_once_per_source(sessions: SessionFactory) -> None:
-    big = 2**40  # Telegram update ids outgrow 32 bits
+    big = str(2**40)  # Telegram update ids outgrow 32 bits
     async with sessions.begin() as s:
         assert await repo.mark_update(s, source="telegram", update_id=big, now=T0) is True
         assert await repo.mark_update(s, source="telegram", update_id=big, now=T0) is False
     async with sessions.begin() as s:
         assert await repo.mark_update(s, source="telegram", update_id=big, now=at(1)) is False
         assert await repo.mark_update(s, source="terminal", update_id=big, now=at(1)) is True
-        assert await repo.mark_update(s, source="telegram", update_id=big + 1, now=at(1)) is True
+        assert await repo.mark_update(s, source="telegram", update_id=big + "1", now=at(1)) is True
+
+
+async def test_event_ids_of_any_channel_are_text(sessions: SessionFactory) -> None:
+    """DingTalk and Feishu name their events with strings; they are remembered the same."""
+    feishu = "5e3702a84e847582be8db7fb73283c02"
+    dingtalk = "msgA1B2c3D4+e5F6/g7==" + "x" * 100  # long ones too, up to 128 characters
+    async with sessions.begin() as s:
+        for source, event in (("feishu:cli_1", feishu), ("dingtalk:4711", dingtalk)):
+            assert await repo.mark_update(s, source=source, update_id=event, now=T0) is True
+            assert await repo.update_seen(s, source=source, update_id=event, now=T0) is True
+            assert await repo.mark_update(s, source=source, update_id=event, now=T0) is False
+        assert (
+            await repo.update_seen(s, source="feishu:cli_1", update_id=feishu.upper(), now=T0)
+            is False
+        )
 
 
 async def test_mark_update_rolled_back_with_its_transaction(sessions: SessionFactory) -> None:
@@ -623,13 +686,13 @@ async def test_mark_update_rolled_back_with_its_transaction(sessions: SessionFac
 
     async def failing_handler() -> None:
         async with sessions.begin() as s:
-            assert await repo.mark_update(s, source="telegram", update_id=7, now=T0)
+            assert await repo.mark_update(s, source="telegram", update_id="7", now=T0)
             raise Boom
 
     with pytest.raises(Boom):
         await failing_handler()
     async with sessions.begin() as s:
-        assert await repo.mark_update(s, source="telegram", update_id=7, now=T0) is True
+        assert await repo.mark_update(s, source="telegram", update_id="7", now=T0) is True
 
 
 async def test_concurrent_increments_lose_nothing(
@@ -807,19 +870,19 @@ async def test_update_ids_are_remembered_for_a_while_only(sessions: SessionFacto
     memory = repo.UPDATE_MEMORY
     later = T0 + memory + dt.timedelta(seconds=1)
     async with sessions.begin() as s:
-        assert await repo.mark_update(s, source="telegram:1", update_id=5, now=T0) is True
-        assert await repo.update_seen(s, source="telegram:1", update_id=5, now=T0) is True
-        assert await repo.update_seen(s, source="telegram:1", update_id=6, now=T0) is False
+        assert await repo.mark_update(s, source="telegram:1", update_id="5", now=T0) is True
+        assert await repo.update_seen(s, source="telegram:1", update_id="5", now=T0) is True
+        assert await repo.update_seen(s, source="telegram:1", update_id="6", now=T0) is False
     async with sessions.begin() as s:
         recent = T0 + memory - dt.timedelta(seconds=1)
-        assert await repo.mark_update(s, source="telegram:1", update_id=5, now=recent) is False
-        assert await repo.update_seen(s, source="telegram:1", update_id=5, now=later) is False
-        assert await repo.mark_update(s, source="telegram:1", update_id=5, now=later) is True
-        assert await repo.mark_update(s, source="telegram:1", update_id=5, now=later) is False
+        assert await repo.mark_update(s, source="telegram:1", update_id="5", now=recent) is False
+        assert await repo.update_seen(s, source="telegram:1", update_id="5", now=later) is False
+        assert await repo.mark_update(s, source="telegram:1", update_id="5", now=later) is True
+        assert await repo.mark_update(s, source="telegram:1", update_id="5", now=later) is False
     async with sessions.begin() as s:
-        assert await repo.mark_update(s, source="telegram:1", update_id=9, now=T0) is True
+        assert await repo.mark_update(s, source="telegram:1", update_id="9", now=T0) is True
         assert await repo.prune_updates(s, before=T0 + dt.timedelta(seconds=1)) == 1
-        assert await repo.update_seen(s, source="telegram:1", update_id=5, now=later) is True
+        assert await repo.update_seen(s, source="telegram:1", update_id="5", now=later) is True
 
 
 async def test_load_user_brings_the_active_application_along(sessions: SessionFactory) -> None:

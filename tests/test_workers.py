@@ -383,7 +383,7 @@ async def test_first_contact_on_two_workers_at_once(pair: Pair) -> None:
                 await session.execute(
                     select(ProcessedUpdate.update_id).where(
                         col(ProcessedUpdate.update_id).in_(
-                            [start["update_id"], apply["update_id"]]
+                            [str(start["update_id"]), str(apply["update_id"])]
                         )
                     )
                 )

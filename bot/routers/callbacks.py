@@ -16,6 +16,7 @@ from aiogram.types import CallbackQuery, InaccessibleMessage
 from bot.callbacks import DialogCallback
 from bot.delivery import Converses, ask, quietly, send_replies
 from dialogs.i18n import Locale
+from dialogs.ui import UpdateKey
 
 
 def callbacks_router() -> Router:
@@ -50,7 +51,7 @@ async def on_button(
     callback_data: DialogCallback,
     bot: Bot,
     conversation: Converses,
-    update_key: tuple[str, int] | None,
+    update_key: UpdateKey | None,
     texts: Locale,
 ) -> None:
     outcome = await ask(conversation, query.from_user, callback_data.to_event(), update_key)

@@ -14,7 +14,7 @@ from aiogram.types import Message
 
 from bot.delivery import Converses, answer_message
 from dialogs.i18n import Locale
-from dialogs.ui import CommandIn
+from dialogs.ui import CommandIn, UpdateKey
 
 # The commands advertised in the Telegram menu, in menu order.
 COMMANDS = ("start", "apply", "status", "help", "cancel")
@@ -33,7 +33,7 @@ async def on_command(
     command: CommandObject,
     bot: Bot,
     conversation: Converses,
-    update_key: tuple[str, int] | None,
+    update_key: UpdateKey | None,
     texts: Locale,
 ) -> None:
     event = CommandIn(name=command.command.lower())
@@ -44,7 +44,7 @@ async def on_unknown_command(
     message: Message,
     bot: Bot,
     conversation: Converses,
-    update_key: tuple[str, int] | None,
+    update_key: UpdateKey | None,
     texts: Locale,
 ) -> None:
     if message.text is None:

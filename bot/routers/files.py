@@ -15,7 +15,7 @@ from aiogram.types import Message
 
 from bot.delivery import Converses, answer_message
 from dialogs.i18n import Locale
-from dialogs.ui import FileIn
+from dialogs.ui import FileIn, UpdateKey
 
 
 def files_router() -> Router:
@@ -43,7 +43,7 @@ async def on_photo(
     message: Message,
     bot: Bot,
     conversation: Converses,
-    update_key: tuple[str, int] | None,
+    update_key: UpdateKey | None,
     texts: Locale,
 ) -> None:
     if not message.photo:
@@ -67,7 +67,7 @@ async def on_document(
     message: Message,
     bot: Bot,
     conversation: Converses,
-    update_key: tuple[str, int] | None,
+    update_key: UpdateKey | None,
     texts: Locale,
 ) -> None:
     document = message.document

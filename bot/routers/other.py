@@ -17,7 +17,7 @@ from aiogram.types import Message, ReplyParameters
 
 from bot.delivery import Converses, answer_message
 from dialogs.i18n import Locale
-from dialogs.ui import UnsupportedIn
+from dialogs.ui import UnsupportedIn, UpdateKey
 
 
 def other_router() -> Router:
@@ -40,7 +40,7 @@ async def on_unsupported(
     message: Message,
     bot: Bot,
     conversation: Converses,
-    update_key: tuple[str, int] | None,
+    update_key: UpdateKey | None,
     texts: Locale,
 ) -> None:
     event = UnsupportedIn(kind=content_kind(message))

@@ -8,7 +8,7 @@ from aiogram.types import Message
 
 from bot.delivery import Converses, answer_message
 from dialogs.i18n import Locale
-from dialogs.ui import TextIn
+from dialogs.ui import TextIn, UpdateKey
 
 
 def text_router() -> Router:
@@ -22,7 +22,7 @@ async def on_text(
     message: Message,
     bot: Bot,
     conversation: Converses,
-    update_key: tuple[str, int] | None,
+    update_key: UpdateKey | None,
     texts: Locale,
 ) -> None:
     if message.text is None:
