@@ -174,6 +174,7 @@ _MP4_BRANDS = frozenset(
         b"f4v ",
     }
 )
+_VIDEO_BRANDS = _MOV_BRANDS | _MP4_BRANDS
 # Old QuickTime files have no ``ftyp`` and start straight with one of these atoms.
 _MOV_FIRST_ATOMS = frozenset({b"moov", b"mdat", b"wide"})
 _PDF_HEADER = re.compile(rb"%PDF-\d\.\d")
@@ -216,12 +217,7 @@ def sniff_mime(data: bytes) -> str:
 
 
 def _sniff_iso_media(data: bytes) -> str:
-    """HEIC/HEIF, MP4 or MOV from the ``ftyp`` box at the start, else unknown.
-
-    Photos win over video when both kinds of brand are listed: an iPhone
-    photo says ``mif1`` and ``heic``, never a video brand it does not hold.
-    For video the major brand decides first, then the compatible ones in order.
-    """
+    """HEIC/HEIF, MP4 or MOV from the ``ftyp`` box at the start, else unknown."""
     if len(data) < 12:
         return MIME_UNKNOWN
     box_size = int.from_bytes(data[:4], "big")
@@ -234,7 +230,16 @@ def _sniff_iso_media(data: bytes) -> str:
         return MIME_UNKNOWN
     end = min(box_size, len(data), 4096)
     # major brand, then (after the 4-byte minor version) the compatible brands
-    brands = [data[8:12], *(data[i : i + 4] for i in range(16, end - 3, 4))]
+    return _judge_brands([data[8:12], *(data[i : i + 4] for i in range(16, end - 3, 4))])
+
+
+def _judge_brands(brands: list[bytes]) -> str:
+    """What an ISO media file holds, from its major brand and its compatible ones.
+
+    Photos win over video when both kinds of brand are listed: an iPhone
+    photo says ``mif1`` and ``heic``, never a video brand it does not hold.
+    For video the major brand decides first, then the compatible ones in order.
+    """
     if brands[0] in _OTHER_MAJOR_BRANDS:
         return MIME_UNKNOWN
     found = set(brands)
@@ -244,12 +249,8 @@ def _sniff_iso_media(data: bytes) -> str:
         return MIME_UNKNOWN
     if found & _HEIF_BRANDS:
         return MIME_HEIF
-    for brand in brands:
-        if brand in _MOV_BRANDS:
-            return MIME_MOV
-        if brand in _MP4_BRANDS:
-            return MIME_MP4
-    return MIME_UNKNOWN
+    video = (MIME_MOV if b in _MOV_BRANDS else MIME_MP4 for b in brands if b in _VIDEO_BRANDS)
+    return next(video, MIME_UNKNOWN)
 
 
 def _sniff_zip(data: bytes) -> str:
