@@ -83,11 +83,6 @@ class SerialPerUser(BaseMiddleware):
             if entry.holders == 0:
                 del self._locks[user.id]
 
-    @property
-    def active_users(self) -> int:
-        """Users with an update in flight (for tests and diagnostics)."""
-        return len(self._locks)
-
     async def drain(self, grace: float = 30) -> None:
         """Wait for updates still being handled, e.g. after polling was stopped."""
         if not self._running:

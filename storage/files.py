@@ -92,14 +92,6 @@ class FileStore:
         _fsync_dir(target.parent)
         return StoredFile(path=rel, size=len(data), sha256=digest, created=True)
 
-    def open_path(self, rel: str) -> Path:
-        """The absolute path of a stored file; refuses paths leading outside the root."""
-        root = self.root.resolve()
-        path = (root / rel).resolve()
-        if not path.is_relative_to(root) or path == root:
-            raise ValueError(f"path outside the file store: {rel!r}")
-        return path
-
 
 def _fsync_dir(folder: Path) -> None:
     """Make the rename itself durable; not possible (nor needed) on every platform."""

@@ -12,7 +12,7 @@ import re
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, text
+from sqlalchemy import bindparam, delete, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -319,16 +319,6 @@ async def record_answer(
     return event
 
 
-async def answer_history(session: AsyncSession, *, application_id: int) -> list[AnswerEvent]:
-    """Every accepted answer of an application, oldest first."""
-    result = await session.execute(
-        select(AnswerEvent)
-        .where(AnswerEvent.application_id == application_id)
-        .order_by(col(AnswerEvent.id))
-    )
-    return list(result.scalars().all())
-
-
 async def add_attachment(
     session: AsyncSession,
     *,
@@ -420,8 +410,3 @@ async def prune_updates(session: AsyncSession, *, before: dt.datetime) -> int:
         delete(ProcessedUpdate).where(col(ProcessedUpdate.processed_at) < before)
     )
     return int(getattr(result, "rowcount", 0) or 0)
-
-async def count_applications(session: AsyncSession) -> int:
-    """How many applications are stored."""
-    result = await session.execute(select(func.count()).select_from(Application))
-    return int(result.scalar_one())

@@ -34,6 +34,7 @@ from storage import repo
 from storage.db import SessionFactory
 from storage.files import FileStore
 from storage.models import Application, Attachment, ChannelIdentity
+from tests.stored import answer_history
 
 NOW = dt.datetime(2025, 6, 18, 2, 30, tzinfo=dt.UTC)  # 10:30 in Shanghai
 ALICE = UserRef(channel="telegram", external_id="1001", display_name="王伟")
@@ -270,7 +271,7 @@ async def test_picking_a_program_creates_a_draft_and_every_answer_is_committed(
     assert app.cursor == {"mode": "ask", "q": "has_room"}
 
     async with sessions() as s:
-        history = await repo.answer_history(s, application_id=app.id or 0)
+        history = await answer_history(s, application_id=app.id or 0)
     assert [(e.path, e.value) for e in history] == [
         ("name", "王伟劳模创新工作室"),
         ("leader", "王伟"),
@@ -449,7 +450,7 @@ async def test_a_photo_is_stored_as_an_attachment_and_its_id_answered(
         assert att.mime_type == "image/png"
         assert att.size == len(PNG)
         assert att.source_ref == "tg-file-1"
-    assert FileStore(tmp_path / "files").open_path(att.storage_path).read_bytes() == PNG
+    assert (tmp_path / "files" / att.storage_path).read_bytes() == PNG
 
     out = await press(conv, last(out), Action.DONE)
     assert "【证明材料】（选填）" in last(out).text

@@ -16,6 +16,7 @@ from storage import repo
 from storage.db import SessionFactory
 from storage.files import FileStore
 from storage.models import AnswerEvent, Application, ChannelIdentity, Person
+from tests.stored import answer_history
 
 NOW = dt.datetime(2026, 6, 18, 2, 30, tzinfo=dt.UTC)
 WANG = UserRef(channel="telegram", external_id="3001", display_name="王伟")
@@ -144,7 +145,7 @@ async def test_old_option_buttons_and_answers_survive_reordered_and_renamed_opti
             .scalars()
             .all()
         )
-        history = await repo.answer_history(s, application_id=app.id or 0)
+        history = await answer_history(s, application_id=app.id or 0)
     assert [n.value["dropped"] for n in notes] == [[{"path": "field", "value": "chem"}]]
     assert any(h.path == "field" and h.value == ["mech", "chem"] for h in history)
     # The draft went on to the question the new version added.

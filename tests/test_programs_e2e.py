@@ -19,6 +19,7 @@ from dialogs.ui import ButtonIn, CommandIn, FileIn, Inbound, Outcome, TextIn, Us
 from storage import repo
 from storage.db import SessionFactory
 from storage.files import FileStore
+from tests.stored import answer_history
 from tests.test_program_definitions import FORM_LABELS, GROUP_COLUMNS
 from tests.walkthrough import Applicant, Press, Text, Upload
 
@@ -96,7 +97,7 @@ async def test_program_walk_to_submission(
     assert any("已提交" in s for s in shown)
     async with sessions() as session:
         app = await repo.get_application(session, application_id=app_id)
-        history = await repo.answer_history(session, application_id=app_id)
+        history = await answer_history(session, application_id=app_id)
     assert app is not None
     assert app.status == "submitted"
     assert app.submitted_at == NOW

@@ -32,7 +32,8 @@ from storage import repo
 from storage.db import SessionFactory, create_engine, session_factory
 from storage.files import FileStore, sniff_mime
 from storage.migrate import alembic_config, current_revision, head_revision, upgrade_to_head
-from storage.models import ChannelIdentity, Person, UTCDateTime
+from storage.models import Application, ChannelIdentity, Person, UTCDateTime
+from tests.stored import answer_history
 
 TABLES = {
     "persons",
@@ -536,7 +537,7 @@ async def test_application_round_trip_and_revision(sessions: SessionFactory) -> 
         app = await repo.get_application(s, application_id=app_id)
         assert app is not None
         assert (app.revision, app.answers, app.cursor) == (2, {"a": 1, "b": [1, 2]}, {"step": "b"})
-        assert await repo.count_applications(s) == 1
+        assert (await s.execute(sa.select(sa.func.count()).select_from(Application))).scalar() == 1
         found = await repo.find_open_application(s, user_id=user_id, program_id="p1")
         assert found is not None
         assert found.id == app_id
@@ -578,7 +579,7 @@ async def test_answers_json_round_trips_exactly(sessions: SessionFactory) -> Non
         assert Decimal(app.answers["funding_wan_yuan"]) == Decimal("1234.50")
         assert app.answers["funding_wan_yuan"] == "1234.50"
         # Key order is NOT part of the contract: JSONB on PostgreSQL reorders keys.
-        history = await repo.answer_history(s, application_id=app_id)
+        history = await answer_history(s, application_id=app_id)
         assert [(e.path, e.value) for e in history] == [
             ("members", answers["members"]),
             ("gone", None),
@@ -733,7 +734,7 @@ async def test_file_store_saves_by_hash(file_store: FileStore) -> None:
     assert stored.size == len(data)
     assert stored.path == f"{digest[:2]}/{digest}.jpg"
     assert stored.created is True
-    path = file_store.open_path(stored.path)
+    path = file_store.root / stored.path
     assert path.is_absolute()
     assert path.read_bytes() == data
     assert path.is_relative_to(file_store.root.resolve())
@@ -742,11 +743,11 @@ async def test_file_store_saves_by_hash(file_store: FileStore) -> None:
 async def test_file_store_deduplicates(file_store: FileStore) -> None:
     data = b"%PDF-1.7 same bytes"
     first = await file_store.save(data, suffix=".pdf")
-    mtime = file_store.open_path(first.path).stat().st_mtime_ns
+    mtime = (file_store.root / first.path).stat().st_mtime_ns
     again = await file_store.save(data, suffix=".pdf")
     assert again.path == first.path
     assert again.created is False
-    assert file_store.open_path(first.path).stat().st_mtime_ns == mtime
+    assert (file_store.root / first.path).stat().st_mtime_ns == mtime
     many = await asyncio.gather(*(file_store.save(b"racing", suffix=".bin") for _ in range(10)))
     assert len({m.path for m in many}) == 1
     files = sorted(p.name for p in file_store.root.rglob("*") if p.is_file())
@@ -756,10 +757,10 @@ async def test_file_store_deduplicates(file_store: FileStore) -> None:
 
 async def test_file_store_repairs_a_damaged_file(file_store: FileStore) -> None:
     stored = await file_store.save(b"complete content", suffix=".txt")
-    file_store.open_path(stored.path).write_bytes(b"compl")
+    (file_store.root / stored.path).write_bytes(b"compl")
     again = await file_store.save(b"complete content", suffix=".txt")
     assert again.created is True
-    assert file_store.open_path(stored.path).read_bytes() == b"complete content"
+    assert (file_store.root / stored.path).read_bytes() == b"complete content"
 
 
 async def test_file_store_write_is_atomic(
@@ -797,13 +798,7 @@ async def test_file_store_sanitises_suffix(
 ) -> None:
     stored = await file_store.save(b"x", suffix=suffix)
     assert stored.path == f"{stored.sha256[:2]}/{stored.sha256}{expected}"
-    assert file_store.open_path(stored.path).parent.parent == file_store.root.resolve()
-
-
-def test_file_store_refuses_paths_outside_root(file_store: FileStore) -> None:
-    for rel in ["../secret", "/etc/passwd", "ab/../../x", ""]:
-        with pytest.raises(ValueError, match="outside"):
-            file_store.open_path(rel)
+    assert (file_store.root / stored.path).parent.parent == file_store.root
 
 
 def test_file_store_default_root() -> None:

@@ -403,7 +403,7 @@ async def test_real_files_are_stored_as_what_they_are(
         (att,) = await repo.get_attachments(s, ids=ids)
     assert att.mime_type == (mime or sniff_mime(data))
     assert att.storage_path.endswith(suffix)  # never the name's ".html"
-    assert file_store.open_path(att.storage_path).read_bytes() == data
+    assert (file_store.root / att.storage_path).read_bytes() == data
 
 
 @pytest.mark.parametrize(("data", "kind"), [(PDF, "document"), (PNG, "photo")])
