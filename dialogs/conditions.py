@@ -8,6 +8,7 @@ eligibility warning is not raised about something the user has not said.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -59,30 +60,39 @@ def evaluate(cond: Condition, answers: dict[str, Any]) -> bool:
         return present is bool(cond.answered)
     if value is None:
         return False
-    if op == "eq":
-        return bool(value == cond.eq)
-    if op == "ne":
-        return bool(value != cond.ne)
-    if op == "in_":
-        return value in (cond.in_ or [])
-    if op == "not_in":
-        return value not in (cond.not_in or [])
-    if op in ("rows_lt", "rows_gte"):
-        n = _count(value)
-        return n < (cond.rows_lt or 0) if op == "rows_lt" else n >= (cond.rows_gte or 0)
-    if op in ("matches", "not_matches"):
-        pattern = _fill((cond.matches if op == "matches" else cond.not_matches) or "", answers)
-        if pattern is None:
+    return _TESTS[op](cond, value, answers)
+
+
+def _matches(pattern: str | None, value: Any, answers: dict[str, Any]) -> bool | None:
+    filled = _fill(pattern or "", answers)
+    return None if filled is None else re.search(filled, str(value)) is not None
+
+
+def _compare(op: str) -> Callable[[Condition, Any, dict[str, Any]], bool]:
+    def test(cond: Condition, value: Any, _answers: dict[str, Any]) -> bool:
+        number = _number(value)
+        if number is None:
             return False
-        found = re.search(pattern, str(value)) is not None
-        return found if op == "matches" else not found
-    number = _number(value)
-    if number is None:
-        return False
-    bound: Decimal = getattr(cond, op)
-    return {
-        "lt": number < bound,
-        "lte": number <= bound,
-        "gt": number > bound,
-        "gte": number >= bound,
-    }[op]
+        bound: Decimal = getattr(cond, op)
+        return {
+            "lt": number < bound,
+            "lte": number <= bound,
+            "gt": number > bound,
+            "gte": number >= bound,
+        }[op]
+
+    return test
+
+
+_TESTS: dict[str, Callable[[Condition, Any, dict[str, Any]], bool]] = {
+    "eq": lambda c, v, _a: bool(v == c.eq),
+    "ne": lambda c, v, _a: bool(v != c.ne),
+    "in_": lambda c, v, _a: v in (c.in_ or []),
+    "not_in": lambda c, v, _a: v not in (c.not_in or []),
+    "rows_lt": lambda c, v, _a: _count(v) < (c.rows_lt or 0),
+    "rows_gte": lambda c, v, _a: _count(v) >= (c.rows_gte or 0),
+    "matches": lambda c, v, a: _matches(c.matches, v, a) is True,
+    "not_matches": lambda c, v, a: _matches(c.not_matches, v, a) is False,
+    **{op: _compare(op) for op in ("lt", "lte", "gt", "gte")},
+}
+"""The test behind each field operator (a value is there; ``answered`` is handled apart)."""

@@ -150,38 +150,34 @@ def _check_condition(
 ) -> Iterator[DefinitionProblem]:
     for ref in sorted(cond.fields()):
         if ref not in known:
-            yield DefinitionProblem(
-                file,
-                where,
-                "E050",
-                f"condition refers to '{ref}', which is not an earlier question",
-            )
+            message = f"condition refers to '{ref}', which is not an earlier question"
+            yield DefinitionProblem(file, where, "E050", message)
     if cond.field is not None and cond.field in known:
         q = known[cond.field]
         for op in cond.operators():
-            if op in ("lt", "lte", "gt", "gte") and not _is(q, "numeric"):
-                yield DefinitionProblem(
-                    file, where, "E051", f"'{op}' needs a number, but '{q.id}' is a '{q.type}'"
-                )
-            if op in ("rows_lt", "rows_gte") and not (_is(q, "repeats") or _is(q, "upload")):
-                yield DefinitionProblem(
-                    file,
-                    where,
-                    "E052",
-                    f"'{op}' counts rows or files, but '{q.id}' is a '{q.type}'",
-                )
-            if op in ("eq", "ne", "in_", "not_in") and q.options:
-                values = cond.in_ or cond.not_in or [cond.eq if op == "eq" else cond.ne]
-                ids = [o.id for o in q.options]
-                for v in values:
-                    if v not in ids:
-                        yield DefinitionProblem(file, where, "E053", _not_an_option(v, q))
-    for i, sub in enumerate(cond.all or []):
-        yield from _check_condition(sub, f"{where}.all[{i}]", file, known)
-    for i, sub in enumerate(cond.any or []):
-        yield from _check_condition(sub, f"{where}.any[{i}]", file, known)
-    if cond.not_ is not None:
-        yield from _check_condition(cond.not_, f"{where}.not", file, known)
+            for code, message in _operator_problems(cond, op, q):
+                yield DefinitionProblem(file, where, code, message)
+    subs = [
+        *((f"{where}.all[{i}]", sub) for i, sub in enumerate(cond.all or [])),
+        *((f"{where}.any[{i}]", sub) for i, sub in enumerate(cond.any or [])),
+        *([(f"{where}.not", cond.not_)] if cond.not_ is not None else []),
+    ]
+    for sub_where, sub in subs:
+        yield from _check_condition(sub, sub_where, file, known)
+
+
+def _operator_problems(cond: Condition, op: str, q: Question) -> Iterator[tuple[str, str]]:
+    """Whether operator ``op`` can test question ``q`` at all."""
+    if op in ("lt", "lte", "gt", "gte") and not _is(q, "numeric"):
+        yield "E051", f"'{op}' needs a number, but '{q.id}' is a '{q.type}'"
+    if op in ("rows_lt", "rows_gte") and not (_is(q, "repeats") or _is(q, "upload")):
+        yield "E052", f"'{op}' counts rows or files, but '{q.id}' is a '{q.type}'"
+    if op in ("eq", "ne", "in_", "not_in") and q.options:
+        values = cond.in_ or cond.not_in or [cond.eq if op == "eq" else cond.ne]
+        ids = [o.id for o in q.options]
+        for v in values:
+            if v not in ids:
+                yield "E053", _not_an_option(v, q)
 
 
 def _not_an_option(value: Any, q: Question) -> str:
@@ -193,48 +189,43 @@ def _not_an_option(value: Any, q: Question) -> str:
 
 
 def _cross_check(p: Program, file: str) -> Iterator[DefinitionProblem]:
-    for dup in _dupes([s.id for s in p.sections]):
-        yield DefinitionProblem(file, "sections", "E060", f"duplicate section id '{dup}'")
-    all_ids = [q.id for _, q in p.questions()]
-    for dup in _dupes(all_ids):
-        yield DefinitionProblem(file, "sections", "E061", f"duplicate question id '{dup}'")
+    for where, code, what, ids in (
+        ("sections", "E060", "section id", [s.id for s in p.sections]),
+        ("sections", "E061", "question id", [q.id for _, q in p.questions()]),
+        ("checks", "E062", "check id", [c.id for c in p.checks]),
+        ("review_chain", "E063", "level id", [r.id for r in p.review_chain]),
+        ("dates", "E064", "date id", [d.id for d in p.dates]),
+    ):
+        for dup in _dupes(ids):
+            yield DefinitionProblem(file, where, code, f"duplicate {what} '{dup}'")
     known: dict[str, Question] = {}
     for si, section in enumerate(p.sections):
-        where_s = f"sections[{si}]"
         if section.when is not None:
-            yield from _check_condition(section.when, f"{where_s}.when", file, known)
+            yield from _check_condition(section.when, f"sections[{si}].when", file, known)
         for qi, q in enumerate(section.questions):
-            where = f"{where_s}.questions[{qi}]"
-            yield from _check_question(q, where, file, False)
-            if q.when is not None:
-                yield from _check_condition(q.when, f"{where}.when", file, known)
-            for ti, template in enumerate(q.suggest or []):
-                for ref in _template_refs(template):
-                    if ref != "today" and ref not in known:
-                        yield DefinitionProblem(
-                            file,
-                            f"{where}.suggest[{ti}]",
-                            "E054",
-                            f"suggestion refers to '{ref}', which is not an earlier question",
-                        )
+            yield from _check_in_order(q, f"sections[{si}].questions[{qi}]", file, known)
             known[q.id] = q
     for ci, check in enumerate(p.checks):
         yield from _check_condition(check.when, f"checks[{ci}].when", file, known)
-    for dup in _dupes([c.id for c in p.checks]):
-        yield DefinitionProblem(file, "checks", "E062", f"duplicate check id '{dup}'")
-    for dup in _dupes([r.id for r in p.review_chain]):
-        yield DefinitionProblem(file, "review_chain", "E063", f"duplicate level id '{dup}'")
-    for dup in _dupes([d.id for d in p.dates]):
-        yield DefinitionProblem(file, "dates", "E064", f"duplicate date id '{dup}'")
     if p.studio_name is not None:
         target = known.get(p.studio_name.field)
         if target is None or target.type != "text":
-            yield DefinitionProblem(
-                file,
-                "studio_name.field",
-                "E065",
-                f"'{p.studio_name.field}' is not a text question of this program",
-            )
+            message = f"'{p.studio_name.field}' is not a text question of this program"
+            yield DefinitionProblem(file, "studio_name.field", "E065", message)
+
+
+def _check_in_order(
+    q: Question, where: str, file: str, known: dict[str, Question]
+) -> Iterator[DefinitionProblem]:
+    """A question, and what it refers to among the questions before it (``known``)."""
+    yield from _check_question(q, where, file, False)
+    if q.when is not None:
+        yield from _check_condition(q.when, f"{where}.when", file, known)
+    for ti, template in enumerate(q.suggest or []):
+        for ref in _template_refs(template):
+            if ref != "today" and ref not in known:
+                message = f"suggestion refers to '{ref}', which is not an earlier question"
+                yield DefinitionProblem(file, f"{where}.suggest[{ti}]", "E054", message)
 
 
 def _template_refs(template: str) -> list[str]:

@@ -134,17 +134,9 @@ class Applicant:
             return self._long_text(target, "\n".join(w.scratch.get("buf") or []))
         if target.suggest and w.suggestions(target):
             return Press(Action.SUGGEST, 0)
-        t = target.type
-        first = stable_key(target.options[0].id) if target.options else ""
-        if t == QType.CHOICE:
-            return Press(Action.CHOOSE, 0, first)
-        if t == QType.YESNO:
-            return Press(Action.CHOOSE, 1)
-        if t == QType.MULTICHOICE:
-            return Press(Action.DONE) if w.scratch.get("sel") else Press(Action.TOGGLE, 0, first)
-        if t in (QType.PHOTO, QType.FILE):
+        if target.type in (QType.PHOTO, QType.FILE):
             return self._upload(target, len(value or []))
-        return Text(text_for(target))
+        return _pick(target, w.scratch) or Text(text_for(target))
 
     def _long_text(self, q: Question, written: str) -> Move:
         want = max(q.min_chars or 0, 20, self.long_chars) + 10
@@ -160,3 +152,15 @@ class Applicant:
             return Press(Action.DONE)
         self.uploads += 1
         return Upload(png(self.uploads), f"photo{self.uploads}.png", "image/png")
+
+
+def _pick(q: Question, scratch: dict[str, Any]) -> Move | None:
+    """The press that answers a question with buttons (its first option, or 是)."""
+    first = stable_key(q.options[0].id) if q.options else ""
+    if q.type == QType.CHOICE:
+        return Press(Action.CHOOSE, 0, first)
+    if q.type == QType.YESNO:
+        return Press(Action.CHOOSE, 1)
+    if q.type == QType.MULTICHOICE:
+        return Press(Action.DONE) if scratch.get("sel") else Press(Action.TOGGLE, 0, first)
+    return None

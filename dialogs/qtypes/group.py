@@ -51,8 +51,6 @@ class Group(QuestionType):
         return out
 
     def check(self, q: Question, *, in_group: bool) -> Iterator[Problem]:
-        from dialogs.qtypes import kind, registry
-
         if q.options is not None:
             yield "options", "E038", "a 'group' question takes no options"
         if q.of is not None:
@@ -67,16 +65,25 @@ class Group(QuestionType):
             if f.id in seen:
                 yield "fields", "E032", f"duplicate field id '{f.id}'"
             seen.add(f.id)
-        sibling = {f.id: f for f in q.fields}
-        for i, f in enumerate(q.fields):
-            if f.type not in registry() or f.type != "sum":
-                continue
-            for ref in f.of or []:
-                target = sibling.get(ref)
-                if target is None or target.type not in registry() or not kind(target).numeric:
-                    yield f"fields[{i}].of", "E033", f"'{ref}' is not a numeric field of this group"
+        yield from _sum_references(q.fields)
         if q.min_rows is not None and q.max_rows is not None and q.min_rows > q.max_rows:
             yield "min_rows", "E034", "min_rows is larger than max_rows"
+
+
+def _sum_references(fields: list[Question]) -> Iterator[Problem]:
+    """A sum column adds up numeric columns of its own group."""
+    from dialogs.qtypes import registry
+
+    units = registry()
+    sibling = {f.id: f for f in fields}
+    for i, f in enumerate(fields):
+        if f.type != "sum":
+            continue
+        for ref in f.of or []:
+            target = sibling.get(ref)
+            unit = units.get(target.type) if target is not None else None
+            if unit is None or not unit.numeric:
+                yield f"fields[{i}].of", "E033", f"'{ref}' is not a numeric field of this group"
 
 
 TYPE = Group()
