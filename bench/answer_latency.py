@@ -79,8 +79,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import create_dispatcher
 from bot.callbacks import DialogCallback
+from bot.texts import texts
 from dialogs.service import Conversation
-from dialogs.ui import Action, Inbound, Outcome, UserRef
+from dialogs.ui import Action, Inbound, Outcome, UpdateKey, UserRef
 from storage import repo
 from studiobot.app import build_conversation
 from studiobot.settings import Settings
@@ -193,7 +194,7 @@ class TimedConversation:
         self.last: dict[str, Inside] = {}
 
     async def handle(
-        self, user: UserRef, event: Inbound, *, update_key: tuple[str, int] | None = None
+        self, user: UserRef, event: Inbound, *, update_key: UpdateKey | None = None
     ) -> Outcome:
         cpu, start = time.thread_time(), time.perf_counter()
         try:
@@ -428,9 +429,9 @@ class Bench:
         self.conversation = conversation
         self.timed = TimedConversation(conversation)
         self.db = DatabaseCounter(engine)
-        self.api = MemoryBotAPI(conversation.loc.t("bot.error"))
+        self.api = MemoryBotAPI(texts(conversation.loc.lang).t("bot.error"))
         self.bot = Bot(token=TOKEN, session=self.api, default=DefaultBotProperties(parse_mode=None))
-        self.dispatcher = create_dispatcher(settings, self.timed)
+        self.dispatcher = create_dispatcher(settings.telegram(webhook=False), self.timed)
         self.tg = Telegram(self.bot, self.dispatcher, self.api)
         self.program = conversation.registry.get(args.program)
         if self.program is None:

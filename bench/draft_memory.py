@@ -63,7 +63,7 @@ from dialogs.schema import Program
 from dialogs.service import Conversation
 from dialogs.ui import Action, ButtonIn, CommandIn, Outcome, TextIn, UserRef
 from storage.db import create_engine
-from storage.models import AnswerEvent, Application, User
+from storage.models import AnswerEvent, Application, ChannelIdentity, Person
 from studiobot.app import build_conversation
 from studiobot.settings import Settings
 
@@ -125,19 +125,19 @@ class DraftWriter:
         self.rng = random.Random(count)
         self.count = count  # drafts stored so far
 
-    async def _next_ids(self) -> tuple[int, int, int]:
+    async def _next_ids(self) -> tuple[int, int, int, int]:
         async with self.engine.connect() as conn:
             ids = []
-            for table in (User, Application, AnswerEvent):
+            for table in (Person, ChannelIdentity, Application, AnswerEvent):
                 ids.append(int((await conn.execute(select(func.max(table.id)))).scalar() or 0) + 1)
-        return ids[0], ids[1], ids[2]
+        return ids[0], ids[1], ids[2], ids[3]
 
     async def grow_to(self, total: int, batch: int) -> None:
         while self.count < total:
             await self._batch(min(batch, total - self.count))
         if self.engine.dialect.name == "postgresql":
             async with self.engine.begin() as conn:
-                for name in ("users", "applications", "answer_events"):
+                for name in ("persons", "channel_identities", "applications", "answer_events"):
                     await conn.execute(
                         text(
                             f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
@@ -146,9 +146,10 @@ class DraftWriter:
                     )
 
     async def _batch(self, size: int) -> None:
-        user_id, app_id, event_id = await self._next_ids()
+        user_id, identity_id, app_id, event_id = await self._next_ids()
         now = dt.datetime.now(dt.UTC)
         users: list[dict[str, Any]] = []
+        identities: list[dict[str, Any]] = []
         apps: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
         for n in range(size):
@@ -162,11 +163,18 @@ class DraftWriter:
             for key, value in answers.items():
                 if isinstance(value, str) and len(value) < 40 and "示例" in value:
                     answers[key] = f"{value}{number}"
+            identities.append(
+                {
+                    "id": identity_id + n,
+                    "channel": CHANNEL,
+                    "external_id": external,
+                    "person_id": user_id + n,
+                    "created_at": created,
+                }
+            )
             users.append(
                 {
                     "id": user_id + n,
-                    "channel": CHANNEL,
-                    "external_id": external,
                     "display_name": f"张伟{number}",
                     "locale": "zh-CN",
                     "active_application_id": app_id + n,
@@ -201,7 +209,8 @@ class DraftWriter:
                     }
                 )
         async with self.engine.begin() as conn:
-            await conn.execute(insert(User), users)
+            await conn.execute(insert(Person), users)
+            await conn.execute(insert(ChannelIdentity), identities)
             await conn.execute(insert(Application), apps)
             if events:
                 await conn.execute(insert(AnswerEvent), events)
@@ -333,12 +342,17 @@ class Bench:
         async with self.conversation.sessions() as session:
             row = (
                 await session.execute(
-                    select(User, Application)
-                    .join(Application, col(Application.id) == col(User.active_application_id))
-                    .where(User.channel == CHANNEL, User.external_id == str(BULK_ID_BASE + number))
+                    select(Person, Application)
+                    .join(Application, col(Application.id) == col(Person.active_application_id))
+                    .join(ChannelIdentity, col(ChannelIdentity.person_id) == col(Person.id))
+                    .where(
+                        ChannelIdentity.channel == CHANNEL,
+                        ChannelIdentity.external_id == str(BULK_ID_BASE + number),
+                    )
                 )
             ).one()
         user, app = row
+        external = str(BULK_ID_BASE + number)
         applicant = Applicant(
             self.program,
             today=self.today,
@@ -347,7 +361,7 @@ class Bench:
             long_chars=1000,
             rows=3,
         )
-        ref = UserRef(CHANNEL, user.external_id, user.display_name)
+        ref = UserRef(CHANNEL, external, user.display_name)
         return Player(ref, app.id or 0, app.revision, applicant)
 
     async def answer(self, stage: Stage) -> None:
@@ -380,7 +394,7 @@ class Bench:
             self._update_ids += 1
             start = time.perf_counter()
             out = await self.conversation.handle(
-                player.user, event, update_key=(CHANNEL, self._update_ids)
+                player.user, event, update_key=(CHANNEL, str(self._update_ids))
             )
             stage.latencies.append(time.perf_counter() - start)
             player.after(out)

@@ -70,12 +70,12 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from bot.callbacks import DialogCallback
-from dialogs.i18n import Locale
+from bot.texts import texts
 from dialogs.loader import load_registry
 from dialogs.ui import Action
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade_to_head
-from storage.models import AnswerEvent, Application, User
+from storage.models import AnswerEvent, Application, ChannelIdentity
 from tests.webhook_process import WebhookWorker, start_all, stop_all
 
 TOKEN = "123456789:BENCH-webhook-workers"
@@ -287,9 +287,10 @@ async def verify(database_url: str, players: list[Player]) -> str:
     try:
         async with sessions() as session:
             for p in players:
+                identity = col(ChannelIdentity.person_id) == col(Application.user_id)
                 app = (await session.execute(
-                    select(Application).join(User, User.id == Application.user_id)  # type: ignore[arg-type]
-                    .where(User.external_id == str(p.user_id))
+                    select(Application).join(ChannelIdentity, identity)
+                    .where(ChannelIdentity.external_id == str(p.user_id))
                 )).scalars().one()
                 rows = (await session.execute(
                     select(func.count()).select_from(AnswerEvent)
@@ -326,7 +327,7 @@ async def scenario(
     program = registry.get(args.program)
     assert program is not None
     today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
-    api = StubBotAPI(Locale("zh-CN").t("bot.error"))
+    api = StubBotAPI(texts("zh-CN").t("bot.error"))
     await api.start()
     workers = [
         WebhookWorker(

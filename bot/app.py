@@ -37,6 +37,7 @@ from bot.delivery import Converses
 from bot.middlewares import ConversationContext, PatientPolling, RetryAfterOnce, SerialPerUser
 from bot.routers import get_routers
 from bot.routers.commands import COMMANDS
+from bot.texts import texts
 from dialogs.i18n import Locale, available_languages
 
 logger = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def create_dispatcher(config: TelegramConfig, conversation: Converses) -> Dispat
     FSM is disabled: all dialog state lives in the database, owned by the engine.
     """
     serial = SerialPerUser()
-    dispatcher = Dispatcher(disable_fsm=True, texts=Locale(config.locale))
+    dispatcher = Dispatcher(disable_fsm=True, texts=texts(config.locale))
     dispatcher[_SERIAL_KEY] = serial
     dispatcher.update.outer_middleware(serial)
     dispatcher.update.outer_middleware(ConversationContext(conversation))
@@ -92,10 +93,10 @@ def bot_commands(locale: Locale) -> list[BotCommand]:
 
 async def set_commands(bot: Bot, config: TelegramConfig) -> None:
     """The command menu: the configured language by default, each other language by its code."""
-    await bot.set_my_commands(bot_commands(Locale(config.locale)))
+    await bot.set_my_commands(bot_commands(texts(config.locale)))
     for lang in available_languages():
         # Telegram uses two-letter codes: zh-CN serves every "zh" client.
-        await bot.set_my_commands(bot_commands(Locale(lang)), language_code=lang.split("-")[0])
+        await bot.set_my_commands(bot_commands(texts(lang)), language_code=lang.split("-")[0])
 
 
 async def poll(

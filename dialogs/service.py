@@ -162,6 +162,7 @@ class Conversation:
                     external_id=user.external_id,
                     display_name=user.display_name,
                     now=now,
+                    locale=user.language,  # kept for the day texts follow each person
                 )
             else:
                 repo.rename_user(row, display_name=user.display_name, now=now)
@@ -184,4 +185,4 @@ async def _redelivered(turn: Turn) -> Outcome:
     """An update handled before: change nothing, but show where the user is,
     since the first reply may have been lost with a crash after the commit."""
     app = await turn.active()
-    return Outcome(replies=turn.current(app) if app else [], duplicate=True)
+    return Outcome(replies=turn.current(app) if app else [])

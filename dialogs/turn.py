@@ -24,7 +24,7 @@ from dialogs.ui import Action, Button, Outcome, Reply
 from dialogs.view import Joined, Part, Plain, View, msg
 from storage import repo
 from storage.files import FileStore
-from storage.models import Application, ApplicationStatus, User
+from storage.models import Application, ApplicationStatus, Person
 
 CARRY_OVER_PATH = "@carried_over"
 """The history row recording that a draft moved to a new version of its program."""
@@ -49,7 +49,7 @@ class Turn:
 
     desk: Desk
     session: AsyncSession
-    user: User
+    user: Person
     now: dt.datetime
     loaded: Application | None = None
     """The active application, read with the user."""

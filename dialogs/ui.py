@@ -146,9 +146,8 @@ class Outcome:
     """What handling one inbound event produced.
 
     ``toast`` is the short answer to a button press (Telegram shows it on the
-    pressed button); ``duplicate`` is set when the event was already handled.
+    pressed button).
     """
 
     replies: list[Reply] = field(default_factory=list)
     toast: str | None = None
-    duplicate: bool = False

@@ -93,10 +93,6 @@ class Person(SQLModel, table=True):
     updated_at: dt.datetime = Field(sa_type=UTCDateTime())
 
 
-User = Person
-"""The name callers knew before persons and channel identities were split."""
-
-
 class ChannelIdentity(SQLModel, table=True):
     """How a person is known on one channel: ``("telegram", "123456789")`` → person."""
 

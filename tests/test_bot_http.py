@@ -32,6 +32,7 @@ from bot.callbacks import MAX_APPLICATION_ID, DialogCallback, largest_packed_len
 from bot.config import TelegramConfig
 from bot.keyboards import reply_markup
 from bot.routers.commands import COMMANDS
+from bot.texts import texts
 from dialogs.i18n import Locale
 from dialogs.loader import load_registry
 from dialogs.service import Conversation
@@ -56,6 +57,7 @@ from tests.fakebotapi import DEFAULT_TOKEN, FakeBotAPI
 
 USER = 1001
 ZH = Locale("zh-CN")
+BOT = texts("zh-CN")
 REGISTRY = load_registry()
 
 
@@ -286,7 +288,7 @@ async def test_unreadable_button_is_answered(telegram: FakeBotAPI) -> None:
     telegram.press(USER, menu, "d0:old-layout")
     telegram.press(USER, menu, "d1:99:0:0:0")  # an action this release does not know
     await telegram.settle()
-    assert [a.text for a in telegram.answered_callbacks] == [ZH.t("bot.stale")] * 2
+    assert [a.text for a in telegram.answered_callbacks] == [BOT.t("bot.stale")] * 2
     assert telegram.unanswered_callbacks() == []
     assert menu.buttons == []
     assert telegram.new_messages(USER) == []
@@ -297,7 +299,7 @@ async def test_edited_message_is_ignored_politely(telegram: FakeBotAPI) -> None:
     await telegram.wait_for_reply(USER)
     telegram.edit_message(USER, original, "/help")
     [hint] = await telegram.wait_for_reply(USER)
-    assert hint.text == ZH.t("bot.edited")
+    assert hint.text == BOT.t("bot.edited")
 
 
 async def test_quick_messages_of_one_user_are_answered_in_order(telegram: FakeBotAPI) -> None:
@@ -429,14 +431,14 @@ async def test_failure_in_the_engine_is_reported_to_the_user(api: FakeBotAPI) ->
         await api.wait_for_messages(USER, 1)
         api.send_text(USER, "boom")
         [apology] = await api.wait_for_messages(USER, 1)
-        assert apology.text == ZH.t("bot.error")
+        assert apology.text == BOT.t("bot.error")
         api.press_button(USER, "again")
         [apology] = await api.wait_for_messages(USER, 1)
-        assert apology.text == ZH.t("bot.error")
+        assert apology.text == BOT.t("bot.error")
         api.send_text(USER, "still here")
         [reply] = await api.wait_for_messages(USER, 1)
         assert reply.text == "got still here"
-    assert [a.text for a in api.answered_callbacks] == [ZH.t("bot.error")]
+    assert [a.text for a in api.answered_callbacks] == [BOT.t("bot.error")]
 
 
 async def test_stopping_lets_the_update_in_hand_finish(api: FakeBotAPI) -> None:

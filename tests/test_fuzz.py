@@ -63,6 +63,7 @@ from sqlmodel import select
 
 from bot.app import create_bot, create_dispatcher, create_webhook_app
 from bot.callbacks import DialogCallback
+from bot.texts import texts
 from dialogs.i18n import Locale
 from dialogs.loader import BUILTIN_DIR, ProgramRegistry, load_registry
 from dialogs.schema import Program
@@ -80,8 +81,9 @@ FUZZ_UPDATES = int(os.environ.get("STUDIOBOT_FUZZ_UPDATES", "2500"))
 SECRET = "fuzz-s3cret"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ZH = Locale("zh-CN")
-APOLOGY = ZH.t("bot.error")
-STALE_TEXTS = {ZH.t("bot.stale"), ZH.t("engine.stale"), ZH.t("engine.stale_menu")}
+BOT = texts("zh-CN")
+APOLOGY = BOT.t("bot.error")
+STALE_TEXTS = {BOT.t("bot.stale"), ZH.t("engine.stale"), ZH.t("engine.stale_menu")}
 # Methods whose refusal means the user did not get what the bot meant to say.  A
 # refused keyboard removal is cosmetic (the bot ignores it on purpose).
 MESSAGE_METHODS = {

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.texts import BOT_LOCALES
 from dialogs.i18n import Locale, load_catalog
 from dialogs.schema import QType
 from storage.models import ApplicationStatus
@@ -48,13 +49,13 @@ def test_code_uses_keys() -> None:
 
 @pytest.mark.parametrize("lang", ["zh-CN", "en"])
 def test_every_used_key_exists(lang: str) -> None:
-    catalog = load_catalog(lang)
+    catalog = load_catalog(lang, (BOT_LOCALES,))
     missing = sorted(k for k in _used_keys() if k not in catalog)
     assert missing == []
 
 
 def test_languages_have_the_same_keys_and_slots() -> None:
-    zh, en = load_catalog("zh-CN"), load_catalog("en")
+    zh, en = load_catalog("zh-CN", (BOT_LOCALES,)), load_catalog("en", (BOT_LOCALES,))
     assert sorted(set(zh) ^ set(en)) == []
     differing = [k for k in zh if _slots(zh[k]) != _slots(en[k])]
     assert differing == []

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from bot.texts import texts
 from dialogs.i18n import Locale
 from dialogs.loader import load_registry
 from dialogs.service import Conversation
@@ -24,6 +25,7 @@ from tests.fakebotapi import FakeBotAPI, SentMessage
 from tests.test_bot_http import USER, Scripted, config_for, polling
 
 ZH = Locale("zh-CN")
+BOT = texts("zh-CN")
 REGISTRY = load_registry()
 NOW = dt.datetime(2026, 5, 6, 2, 0, tzinfo=dt.UTC)
 
@@ -122,11 +124,11 @@ async def test_a_refused_reply_is_replaced_and_the_next_still_sent(
             await api.wait_for_messages(USER, 2)
             await api.settle()
     notice, second = api.sent_to(USER)
-    assert notice.text == ZH.t("bot.reply_refused")
+    assert notice.text == BOT.t("bot.reply_refused")
     assert notice.labels == ["继续"]  # the way on is kept
     assert second.text == "第二条"
     assert not any(r.exc_info for r in caplog.records)
-    assert ZH.t("bot.error") not in [m.text for m in api.sent_to(USER)]
+    assert BOT.t("bot.error") not in [m.text for m in api.sent_to(USER)]
 
 
 async def test_a_chat_that_cannot_be_found_ends_the_replies_quietly(
@@ -204,7 +206,7 @@ async def test_a_table_of_long_rows_does_not_lock_the_user_out(
         await api.settle()
     sent = api.sent_to(USER)
     assert within_limit(sent)
-    assert ZH.t("bot.error") not in [m.text for m in sent]
+    assert BOT.t("bot.error") not in [m.text for m in sent]
     # The table was shown whole each time, in pieces, and the buttons came with the last piece.
     assert sum(1 for m in sent if rows[2]["role"][:200] in (m.text or "")) >= 3
     assert sent[-1].buttons
@@ -223,10 +225,10 @@ async def test_forged_and_oversized_input_gets_a_hint_not_an_apology(real: FakeB
     real.send_text(USER, "王伟\x00劳模创新工作室\ud800" + "甲" * 5000)
     replies = await real.wait_for_reply(USER)
     assert within_limit(replies)
-    assert ZH.t("bot.error") not in [m.text for m in replies]
+    assert BOT.t("bot.error") not in [m.text for m in replies]
     question = real.last_message(USER, with_buttons=True)
     for data in ("d1:7:1:2147483648:0", "d1:7:1:1:-5", "d1:7:99999999999:1:1", "d1:99:0:0:0"):
         real.press(USER, question, data)
     await real.settle()
     assert real.unanswered_callbacks() == []
-    assert ZH.t("bot.error") not in [m.text for m in real.sent_to(USER)]
+    assert BOT.t("bot.error") not in [m.text for m in real.sent_to(USER)]

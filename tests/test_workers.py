@@ -46,6 +46,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from bot.callbacks import DialogCallback
+from bot.texts import texts
 from dialogs.i18n import Locale
 from dialogs.loader import load_registry
 from dialogs.ui import Action
@@ -63,7 +64,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 REGISTRY = load_registry()
 ZH = Locale("zh-CN")
-APOLOGY = ZH.t("bot.error")
+BOT = texts("zh-CN")
+APOLOGY = BOT.t("bot.error")
 STALE = ZH.t("engine.stale")
 SECRET = "workers-s3cret"
 ROUNDS = 12
