@@ -13,7 +13,7 @@ chain and reminders of later work hang off ``Application`` (status,
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -108,6 +108,8 @@ class ChannelIdentity(SQLModel, table=True):
     external_id: str = Field(max_length=64)
     person_id: int = Field(foreign_key="persons.id", index=True)
     created_at: dt.datetime = Field(sa_type=UTCDateTime())
+    unreachable_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime())
+    """When the channel refused to deliver to this identity (blocked the bot)."""
 
 
 class Application(SQLModel, table=True):
@@ -194,3 +196,138 @@ class ProcessedUpdate(SQLModel, table=True):
     source: str = Field(primary_key=True, max_length=32)
     update_id: str = Field(primary_key=True, max_length=UPDATE_ID_CHARS)
     processed_at: dt.datetime = Field(sa_type=UTCDateTime())
+
+
+# --------------------------------------------------------------------------- unions and staff
+
+
+class OrganisationKind(StrEnum):
+    """What an organisation is, as the seeds' chains name them."""
+
+    CITY = "city"  # 市总工会
+    DISTRICT = "district"  # 区/县/市总工会
+    INDUSTRY = "industry"  # 产业工会
+    ZONE = "zone"  # 开放先导区等功能区工会
+    FEDERATION = "federation"  # e.g. 中国交建工会联合会
+    GRASSROOTS = "grassroots"  # 基层工会
+    UNIT = "unit"  # 单位
+    DEPARTMENT = "department"  # a body of a unit that signs: 技术部门, 党委, 党政
+    COMMISSION = "commission"  # e.g. 市科委
+
+
+class Organisation(SQLModel, table=True):
+    """A union, a unit or a body that signs, in one tree (``parent_id``).
+
+    ``code`` is the organisation's stable name in import files and commands;
+    the display ``name`` may change on re-import.
+    """
+
+    __tablename__ = "organisations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True)
+    name: str = Field(max_length=255)
+    kind: str = Field(max_length=16)
+    parent_id: int | None = Field(default=None, foreign_key="organisations.id", index=True)
+    created_at: dt.datetime = Field(sa_type=UTCDateTime())
+    updated_at: dt.datetime = Field(sa_type=UTCDateTime())
+
+
+class StaffRole(StrEnum):
+    """What a person does for an organisation."""
+
+    REVIEWER = "reviewer"  # decides on declarations at the organisation's level
+    ADMIN = "admin"  # also invites and removes colleagues, places unplaced applicants
+
+
+class Membership(SQLModel, table=True):
+    """A person's role in an organisation; removing it keeps the row (``revoked_at``)."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "person_id", "organisation_id", "role", name="uq_memberships_person_org_role"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="persons.id", index=True)
+    organisation_id: int = Field(foreign_key="organisations.id", index=True)
+    role: str = Field(max_length=16)
+    granted_at: dt.datetime = Field(sa_type=UTCDateTime())
+    granted_by: int | None = Field(default=None, foreign_key="persons.id")
+    revoked_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime())
+
+
+class Invitation(SQLModel, table=True):
+    """A one-time link that makes whoever opens it a reviewer or administrator.
+
+    Only the SHA-256 of the token is kept: the database never holds a usable link.
+    """
+
+    __tablename__ = "invitations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_sha256: str = Field(max_length=64, unique=True)
+    organisation_id: int = Field(foreign_key="organisations.id", index=True)
+    role: str = Field(max_length=16)
+    created_at: dt.datetime = Field(sa_type=UTCDateTime())
+    created_by: int | None = Field(default=None, foreign_key="persons.id")
+    expires_at: dt.datetime = Field(sa_type=UTCDateTime())
+    used_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime())
+    used_by: int | None = Field(default=None, foreign_key="persons.id")
+    revoked_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime())
+
+
+class AuditEntry(SQLModel, table=True):
+    """Append-only record of every act of the review side: who, as what, when, on what."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(sa_type=UTCDateTime())
+    person_id: int | None = Field(default=None, foreign_key="persons.id", index=True)
+    organisation_id: int | None = Field(default=None, foreign_key="organisations.id")
+    role: str | None = Field(default=None, max_length=16)
+    act: str = Field(max_length=32)
+    application_id: int | None = Field(default=None, foreign_key="applications.id", index=True)
+    opinion: str | None = Field(default=None, sa_type=sa.Text())
+    version_sha256: str | None = Field(default=None, max_length=64)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=_json())
+
+
+# --------------------------------------------------------------------------- messages that leave
+
+
+class OutboxPriority(IntEnum):
+    """Lower goes first: a decision's notice never waits behind a broadcast."""
+
+    PERSONAL = 0  # caused by someone's own act, or a reviewer's new item
+    ROUTINE = 5
+    BULK = 10  # reminders, announcements
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message to send outside a direct reply, written in the same transaction as
+    the change that causes it and delivered by the sender, at most once per
+    ``dedupe_key`` (a crash after the commit loses none, a retry doubles none)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (sa.Index("ix_outbox_due", "sent_at", "given_up_at", "priority", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(max_length=128, unique=True)
+    person_id: int = Field(foreign_key="persons.id", index=True)
+    channel: str = Field(max_length=16)
+    external_id: str = Field(max_length=64)
+    priority: int = OutboxPriority.ROUTINE
+    text: str = Field(sa_type=sa.Text())
+    buttons: list[Any] = Field(default_factory=list, sa_type=_json())
+    application_id: int | None = Field(default=None, foreign_key="applications.id")
+    revision: int = 0
+    created_at: dt.datetime = Field(sa_type=UTCDateTime())
+    not_before: dt.datetime = Field(sa_type=UTCDateTime())
+    attempts: int = 0
+    sent_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime())
+    given_up_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime())
+    last_error: str = Field(default="", max_length=255)
