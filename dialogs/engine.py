@@ -59,6 +59,7 @@ class Walker:
         self.cur: dict[str, Any] = copy.deepcopy(cursor)
         self.today = today
         self.step = Step()
+        self._shown: dict[str, list[Question]] = {}
         old = {k: self.cur.pop(k) for k in OLD_SCRATCH_KEYS if k in self.cur}
         if old:
             self.cur["s"] = old
@@ -103,13 +104,20 @@ class Walker:
         return [q for section in self.p.sections for q in self._visible_in(section)]
 
     def _visible_in(self, section: Section) -> list[Question]:
-        if not self.section_visible(section):
-            return []
-        return [
-            q
-            for q in section.questions
-            if kind(q).asked and (q.when is None or evaluate(q.when, self.answers))
-        ]
+        # Asked for many times while one event is handled (progress, ways on,
+        # problems, the preview); remembered until the answers change.
+        cached = self._shown.get(section.id)
+        if cached is not None:
+            return cached
+        shown = []
+        if self.section_visible(section):
+            shown = [
+                q
+                for q in section.questions
+                if kind(q).asked and (q.when is None or evaluate(q.when, self.answers))
+            ]
+        self._shown[section.id] = shown
+        return shown
 
     def neighbour(self, qid: str, delta: int) -> Question | None:
         """The visible question before/after ``qid`` (which may itself be hidden now)."""
@@ -153,6 +161,7 @@ class Walker:
 
     def _set_rows(self, table: list[dict[str, Any]]) -> None:
         self.answers[self.question().id] = table
+        self._shown.clear()
         self.step.changed = True
 
     def target(self) -> tuple[Question, Any, str]:
@@ -182,6 +191,7 @@ class Walker:
             self.answers[q.id] = table
         else:
             self.answers[q.id] = value
+        self._shown.clear()
         self.step.events.append((path, value))
         self.step.changed = True
 
@@ -392,6 +402,7 @@ class Walker:
             q = self.question() if self.mode == "ask" else None
             if q is not None and kind(q).repeats and not q.required and not self.rows():
                 self.answers[q.id] = []
+                self._shown.clear()
                 self.step.events.append((q.id, []))
                 self.advance()
                 return True

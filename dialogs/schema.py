@@ -10,6 +10,7 @@ them with the file and the field path.
 from __future__ import annotations
 
 import datetime as dt
+from functools import cached_property
 import re
 from decimal import Decimal
 from enum import StrEnum
@@ -332,19 +333,25 @@ class Program(Strict):
         return f"{self.union} · {self.kind}"
 
     def questions(self) -> list[tuple[Section, Question]]:
-        """Top-level questions in form order, with their section."""
+        """Top-level questions in form order, with their section (duplicates included,
+        so that the loader can report them)."""
         return [(s, q) for s in self.sections for q in s.questions]
 
     def question(self, qid: str) -> Question:
         """The top-level question with this id (KeyError if none)."""
-        for _, q in self.questions():
-            if q.id == qid:
-                return q
-        raise KeyError(qid)
+        return self._index[qid][1]
 
     def section_of(self, qid: str) -> Section:
         """The section holding the top-level question ``qid``."""
-        for s, q in self.questions():
-            if q.id == qid:
-                return s
-        raise KeyError(qid)
+        return self._index[qid][0]
+
+    @cached_property
+    def _index(self) -> dict[str, tuple[Section, Question]]:
+        # Every event looks questions up by id many times; a definition never
+        # changes once loaded (the model is frozen), so the index is built once.
+        # Duplicate ids are refused by the loader; the first one wins here.
+        index: dict[str, tuple[Section, Question]] = {}
+        for s in self.sections:
+            for q in s.questions:
+                index.setdefault(q.id, (s, q))
+        return index
