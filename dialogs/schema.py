@@ -10,10 +10,10 @@ them with the file and the field path.
 from __future__ import annotations
 
 import datetime as dt
-from functools import cached_property
 import re
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
