@@ -49,6 +49,8 @@ def offenders(package: str, forbidden: tuple[str, ...], root: Path = ROOT) -> li
     [
         ("bot", ("studiobot",)),
         ("storage", ("studiobot", "bot", "aiogram")),
+        ("review", ("studiobot", "bot", "aiogram", "dialogs")),
+        ("dialogs", ("studiobot", "bot", "aiogram")),
     ],
 )
 def test_package_does_not_import(package: str, forbidden: tuple[str, ...]) -> None:
@@ -75,3 +77,48 @@ def test_the_scan_sees_hidden_and_relative_imports(tmp_path: Path) -> None:
         "bot/late.py imports studiobot.app.build_conversation",
         "bot/routers/near.py imports studiobot.cli",
     ]
+
+
+def _module_name(path: Path) -> str:
+    name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+    return name.removesuffix(".__init__")
+
+
+def import_cycles(
+    packages: tuple[str, ...] = ("dialogs", "storage", "bot", "studiobot"),
+) -> list[list[str]]:
+    """Groups of the product's modules that import each other, directly or round about."""
+    files = [p for package in packages for p in sorted((ROOT / package).rglob("*.py"))]
+    modules = {_module_name(p): p for p in files if "migrations" not in p.parts}
+    graph = {
+        name: {m for m in imported_modules(path) if m in modules and m != name}
+        for name, path in modules.items()
+    }
+    cycles: list[list[str]] = []
+    done: set[str] = set()
+    for start in graph:
+        if start in done:
+            continue
+        # Modules reachable from start that also reach back to it form its cycle.
+        reach = _reachable(graph, start)
+        back = {m for m in reach if start in _reachable(graph, m)}
+        done |= back | {start}
+        if back:
+            cycles.append(sorted(back | {start}))
+    return cycles
+
+
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = list(graph[start])
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(graph[name])
+    return seen
+
+
+def test_no_module_imports_itself_round_about() -> None:
+    """The engine decides and the renderer draws: neither may need the other back."""
+    assert import_cycles() == []

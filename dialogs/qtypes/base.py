@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib
+import pkgutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, ClassVar, TypeAlias
 
 from dialogs.i18n import Locale
@@ -157,3 +160,32 @@ class QuestionType:
 def refusal(q: Question, err: InvalidAnswer) -> Refusal:
     """The message for a refused answer (drawn with the question's example)."""
     return Refusal(q, err.key, dict(err.params))
+
+
+# --------------------------------------------------------------------------- registry
+
+
+@cache
+def registry() -> dict[str, QuestionType]:
+    """Every question type by name: each module of this package that defines ``TYPE``
+    (modules starting with ``_`` hold shared helpers), found once, on first use."""
+    package = importlib.import_module("dialogs.qtypes")
+    found: dict[str, QuestionType] = {}
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.name.startswith("_") or module.name == "base":
+            continue
+        unit = getattr(importlib.import_module(f"dialogs.qtypes.{module.name}"), "TYPE", None)
+        if not isinstance(unit, QuestionType):
+            raise TypeError(f"dialogs.qtypes.{module.name} defines no TYPE")
+        if unit.name in found:
+            raise TypeError(f"question type '{unit.name}' is defined twice")
+        found[unit.name] = unit
+    return found
+
+
+def kind(q: Question) -> QuestionType:
+    """The type of ``q`` (the loader has made sure it exists)."""
+    try:
+        return registry()[q.type]
+    except KeyError:
+        raise KeyError(f"unknown question type '{q.type}' (question '{q.id}')") from None

@@ -7,15 +7,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from dialogs.i18n import Locale
-from dialogs.qtypes.base import Problem, QuestionType
+from dialogs.qtypes.base import Problem, QuestionType, kind, registry
 from dialogs.schema import Question
 from dialogs.view import Joined, Msg, Part, Plain, msg
 
 
 def asked_fields(q: Question) -> list[Question]:
     """The columns a user fills in (computed ones are shown only)."""
-    from dialogs.qtypes import kind
-
     return [f for f in q.fields or [] if kind(f).asked]
 
 
@@ -72,8 +70,6 @@ class Group(QuestionType):
 
 def _sum_references(fields: list[Question]) -> Iterator[Problem]:
     """A sum column adds up numeric columns of its own group."""
-    from dialogs.qtypes import registry
-
     units = registry()
     sibling = {f.id: f for f in fields}
     for i, f in enumerate(fields):
