@@ -1,5 +1,5 @@
 """The ``studiobot`` command: run the bot, chat in the terminal, check programs,
-upgrade the database."""
+upgrade the database, import organisations."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from bot import logsafe
 from dialogs.i18n import Locale
 from dialogs.loader import DefinitionError, load_program
 from storage.migrate import upgrade_to_head
+from studiobot import staffcli
 from studiobot.app import build_conversation, load_programs, serve_telegram
 from studiobot.settings import Settings
 
@@ -38,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database maintenance")
     dsub = db.add_subparsers(dest="action", required=True)
     dsub.add_parser("upgrade", help="bring the database to the newest schema")
+    staffcli.add_parsers(sub)
     return parser
 
 
@@ -162,6 +164,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Locale], int]] = {
     "db": _db,
     "chat": _chat_command,
     "run": _run,
+    "org": staffcli.org,
 }
 
 

@@ -14,11 +14,16 @@ from dialogs.schema import QType
 from storage.models import ApplicationStatus
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = [*ROOT.glob("dialogs/**/*.py"), *ROOT.glob("bot/**/*.py"), *ROOT.glob("studiobot/*.py")]
+SOURCES = [
+    *ROOT.glob("dialogs/**/*.py"),
+    *ROOT.glob("bot/**/*.py"),
+    *ROOT.glob("studiobot/*.py"),
+    *ROOT.glob("review/**/*.py"),
+]
 # Any string literal shaped like a key of one of the catalogs: keys are passed as
 # data (views, refusals, separators) as often as they are looked up with t().
 LITERAL_KEY = re.compile(
-    r"""["']((?:engine|validation|bot|cli)\.[a-z_0-9]+(?:\.[a-z_0-9]+)*)["']"""
+    r"""["']((?:engine|validation|bot|cli|staff)\.[a-z_0-9]+(?:\.[a-z_0-9]+)*)["']"""
 )
 
 DYNAMIC_KEYS = (
