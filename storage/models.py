@@ -313,7 +313,18 @@ class OutboxMessage(SQLModel, table=True):
     ``dedupe_key`` (a crash after the commit loses none, a retry doubles none)."""
 
     __tablename__ = "outbox"
-    __table_args__ = (sa.Index("ix_outbox_due", "sent_at", "given_up_at", "priority", "id"),)
+    __table_args__ = (
+        # Only rows still to send, in the order they go: a sender's look at the queue
+        # reads the head of this index however many rows were sent before.
+        sa.Index(
+            "ix_outbox_pending",
+            "channel",
+            "priority",
+            "id",
+            sqlite_where=sa.text("sent_at IS NULL AND given_up_at IS NULL"),
+            postgresql_where=sa.text("sent_at IS NULL AND given_up_at IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     dedupe_key: str = Field(max_length=128, unique=True)
@@ -331,3 +342,13 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime())
     given_up_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime())
     last_error: str = Field(default="", max_length=255)
+    claim_token: str | None = Field(default=None, max_length=32)
+    """The sender holding the row (a random token per sender), until ``claimed_until``."""
+    claimed_until: dt.datetime | None = Field(default=None, sa_type=UTCDateTime())
+    """End of the holder's lease: a row held by a sender that died is taken up again
+    after it (or given up, if it was being sent, see ``sending_at``)."""
+    sending_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime())
+    """Set, and committed, just before the channel is called; a row found with it set
+    and its lease run out was cut off mid-send and is given up, never sent twice."""
+    parts_sent: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    """Parts of a long text already delivered, so a retry sends only the rest."""
