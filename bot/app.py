@@ -16,8 +16,8 @@ import asyncio
 import hmac
 import logging
 import signal
-from collections.abc import Awaitable
-from contextlib import suppress
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -37,8 +37,10 @@ from bot.delivery import Converses
 from bot.middlewares import ConversationContext, PatientPolling, RetryAfterOnce, SerialPerUser
 from bot.routers import get_routers
 from bot.routers.commands import COMMANDS
+from bot.sender import Clock, OutboxSender, SenderConfig, system_clock
 from bot.texts import texts
 from dialogs.i18n import Locale, available_languages
+from storage.db import SessionFactory
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +62,39 @@ def create_bot(config: TelegramConfig) -> Bot:
         session=session,
         default=DefaultBotProperties(parse_mode=None),
     )
+
+
+def create_sender(
+    config: TelegramConfig, sessions: SessionFactory, *, clock: Clock = system_clock
+) -> OutboxSender:
+    """The outbox's sender, with a bot of its own: no flood retry in the session (the
+    sender waits ``retry_after`` itself, holding up nothing else) and its own
+    connections, so a slow send never delays polling."""
+    session = AiohttpSession(
+        api=TelegramAPIServer.from_base(config.api_url), json_loads=tolerant_loads
+    )
+    bot = Bot(token=config.token, session=session, default=DefaultBotProperties(parse_mode=None))
+    settings = SenderConfig(rate=config.send_rate, lease=config.send_lease)
+    return OutboxSender(sessions, bot, config=settings, texts=texts(config.locale), clock=clock)
+
+
+@asynccontextmanager
+async def sending(
+    config: TelegramConfig, sessions: SessionFactory | None
+) -> AsyncIterator[OutboxSender | None]:
+    """The outbox's sender running in the background for the duration (none without
+    ``sessions``); on exit it finishes what is in flight and gives back the rest."""
+    if sessions is None:
+        yield None
+        return
+    sender = create_sender(config, sessions)
+    sender.start()
+    try:
+        yield sender
+    finally:
+        await sender.stop()
+        if isinstance(sender.bot, Bot):
+            await sender.bot.session.close()
 
 
 def create_dispatcher(config: TelegramConfig, conversation: Converses) -> Dispatcher:
@@ -118,15 +153,19 @@ async def poll(
     await drain(dispatcher)
 
 
-async def run_polling(config: TelegramConfig, conversation: Converses) -> None:
+async def run_polling(
+    config: TelegramConfig, conversation: Converses, *, outbox: SessionFactory | None = None
+) -> None:
     """Serve ``conversation`` by long polling until SIGINT/SIGTERM; see the module
-    docstring for why sequential.  The conversation's owner disposes of it."""
+    docstring for why sequential.  With ``outbox`` (the database's sessions) the
+    outbox's sender runs alongside.  The conversation's owner disposes of it."""
     bot = create_bot(config)
     try:
         dispatcher = create_dispatcher(config, conversation)
         await optional(bot.delete_webhook(drop_pending_updates=False), "deleting the webhook")
         await optional(set_commands(bot, config), "setting the command menu")
-        await poll(dispatcher, bot, config)
+        async with sending(config, outbox):
+            await poll(dispatcher, bot, config)
     finally:
         await bot.session.close()
 
@@ -235,9 +274,12 @@ async def _until_stopped() -> None:
                 loop.remove_signal_handler(sig)
 
 
-async def run_webhook(config: TelegramConfig, conversation: Converses) -> None:
+async def run_webhook(
+    config: TelegramConfig, conversation: Converses, *, outbox: SessionFactory | None = None
+) -> None:
     """Serve ``conversation`` on a webhook at ``webhook_host:webhook_port`` until
-    SIGINT/SIGTERM.  The conversation's owner disposes of it.
+    SIGINT/SIGTERM; with ``outbox`` the outbox's sender runs alongside.  The
+    conversation's owner disposes of it.
 
     The webhook stays registered on exit, so Telegram keeps updates queued
     while the bot is down.
@@ -249,16 +291,19 @@ async def run_webhook(config: TelegramConfig, conversation: Converses) -> None:
         dispatcher = create_dispatcher(config, conversation)
         runner = web.AppRunner(create_webhook_app(config, bot, dispatcher))
         await runner.setup()
-        try:
-            await web.TCPSite(runner, config.webhook_host, config.webhook_port).start()
-            await optional(set_commands(bot, config), "setting the command menu")
-            await bot.set_webhook(
-                url, secret_token=secret, allowed_updates=dispatcher.resolve_used_update_types()
-            )
-            logger.info("webhook %s served on %s:%s", url, config.webhook_host, config.webhook_port)
-            await _until_stopped()
-        finally:
-            await runner.cleanup()
-            await drain(dispatcher)
+        async with sending(config, outbox):
+            try:
+                await web.TCPSite(runner, config.webhook_host, config.webhook_port).start()
+                await optional(set_commands(bot, config), "setting the command menu")
+                await bot.set_webhook(
+                    url, secret_token=secret, allowed_updates=dispatcher.resolve_used_update_types()
+                )
+                logger.info(
+                    "webhook %s served on %s:%s", url, config.webhook_host, config.webhook_port
+                )
+                await _until_stopped()
+            finally:
+                await runner.cleanup()
+                await drain(dispatcher)
     finally:
         await bot.session.close()

@@ -31,6 +31,12 @@ class TelegramConfig:
     webhook_host: str = "0.0.0.0"
     webhook_port: int = 8080
     webhook_path: str = "/telegram/webhook"
+    send_rate: float = 25.0
+    """Messages a second the outbox's sender sends, all chats together (Telegram
+    allows about 30; with several processes give each its share)."""
+    send_lease: float = 60.0
+    """Seconds a row held by a sender is kept from the others: after a crash, rows it
+    held are taken up (or, caught mid-send, given up) once this has passed."""
 
     def webhook_target(self) -> str:
         """The public URL Telegram posts to: ``webhook_url``, with ``webhook_path``
