@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from dialogs.flows import applicant, menus, uploads
+from dialogs.flows import applicant, menus, staff, uploads
 from dialogs.i18n import Locale
 from dialogs.loader import ProgramRegistry
 from dialogs.textfit import clean_text
@@ -63,7 +63,7 @@ def clean_inbound(user: UserRef, event: Inbound) -> tuple[UserRef, Inbound]:
     if isinstance(event, TextIn):
         event = TextIn(text=clean_text(event.text))
     elif isinstance(event, CommandIn):
-        event = CommandIn(name=clean_text(event.name))
+        event = CommandIn(name=clean_text(event.name), args=clean_text(event.args))
     elif isinstance(event, FileIn):
         event = replace(event, file_name=clean_text(event.file_name))
     return user, event
@@ -81,6 +81,7 @@ class Conversation:
         clock: Clock = system_clock,
         zone: ZoneInfo | None = None,
         locale: str = "zh-CN",
+        bot_username: str | None = None,
     ) -> None:
         self.registry = registry
         self.sessions = sessions
@@ -90,6 +91,7 @@ class Conversation:
             files=files,
             zone=zone or ZoneInfo("Asia/Shanghai"),
             loc=Locale(locale),
+            bot_username=bot_username,
         )
 
     @property
@@ -171,9 +173,11 @@ class Conversation:
 
 async def _dispatch(turn: Turn, event: Inbound) -> Outcome:
     if isinstance(event, CommandIn):
-        return await menus.command(turn, event.name)
+        return await menus.command(turn, event.name, event.args)
     if isinstance(event, UnsupportedIn):
         return await menus.unsupported(turn, event.kind)
+    if isinstance(event, ButtonIn) and event.action in staff.ACTIONS:
+        return await staff.button(turn, event)
     if isinstance(event, ButtonIn):
         return await applicant.button(turn, event)
     if isinstance(event, TextIn):

@@ -41,6 +41,9 @@ class Desk:
     files: FileStore
     zone: ZoneInfo
     loc: Locale
+    bot_username: str | None = None
+    """The bot's Telegram name, for invitation links; None where there is no such
+    link (the terminal), and the bare ``/start <token>`` is given instead."""
 
 
 @dataclass

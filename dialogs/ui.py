@@ -37,6 +37,10 @@ class Action(IntEnum):
     STATUS = 19
     CANCEL = 20  # leave a sub-step (e.g. a delete confirmation)
     CLEAR = 21  # empty the long-text buffer or the uploads of a question
+    STAFF_LIST = 22  # an administrator's colleagues
+    STAFF_INVITE = 23  # arg: the organisation to invite a reviewer to
+    STAFF_REMOVE = 24  # arg: the membership to remove (asks to confirm)
+    STAFF_REMOVE_OK = 25  # arg: the membership to remove
 
 
 @dataclass(frozen=True)
@@ -96,9 +100,14 @@ class TextIn:
 
 @dataclass(frozen=True)
 class CommandIn:
-    """A command such as /start, /apply, /status, /help, /cancel (name without slash)."""
+    """A command such as /start, /apply, /status, /help, /cancel (name without slash).
+
+    ``args`` is what followed the name: an invitation's token in ``/start <token>``,
+    which is how a Telegram link ``t.me/<bot>?start=<token>`` arrives.
+    """
 
     name: str
+    args: str = ""
 
 
 @dataclass(frozen=True)

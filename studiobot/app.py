@@ -79,9 +79,10 @@ async def serve_telegram(
 
     conversation, engine = await build_conversation(settings)
     try:
+        # The outbox's sender runs beside either: every later message leaves through it.
         if webhook:
-            await run_webhook(config, conversation)
+            await run_webhook(config, conversation, outbox=conversation.sessions)
         else:
-            await run_polling(config, conversation)
+            await run_polling(config, conversation, outbox=conversation.sessions)
     finally:
         await engine.dispose()

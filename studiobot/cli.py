@@ -1,5 +1,5 @@
 """The ``studiobot`` command: run the bot, chat in the terminal, check programs,
-upgrade the database, import organisations."""
+upgrade the database, import organisations and invite union staff."""
 
 from __future__ import annotations
 
@@ -165,6 +165,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Locale], int]] = {
     "chat": _chat_command,
     "run": _run,
     "org": staffcli.org,
+    "invite": staffcli.invite,
 }
 
 

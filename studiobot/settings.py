@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     webhook_port: int = 8080
     webhook_path: str = "/telegram/webhook"
     polling_timeout: int = 30
+    send_rate: float = Field(default=25.0, gt=0, description="outbox messages a second")
+    send_lease: float = Field(default=60.0, gt=0, description="seconds a sender holds a row")
 
     @field_validator("timezone")
     @classmethod
@@ -84,4 +86,6 @@ class Settings(BaseSettings):
             webhook_host=self.webhook_host,
             webhook_port=self.webhook_port,
             webhook_path=self.webhook_path,
+            send_rate=self.send_rate,
+            send_lease=self.send_lease,
         )

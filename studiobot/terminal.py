@@ -14,12 +14,16 @@ import getpass
 import mimetypes
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
 from dialogs.i18n import Locale
+from dialogs.notices import reply_of
 from dialogs.service import Conversation
 from dialogs.ui import ButtonIn, CommandIn, FileIn, Inbound, Outcome, Reply, TextIn, UserRef
+from storage import outbox
+from storage.models import OutboxMessage
 
 BUTTON_RE = re.compile(r"^(#?)(\d{1,3})$")
 
@@ -83,6 +87,35 @@ class Terminal:
 
     async def send(self, event: Inbound) -> None:
         self.show(await self.conversation.handle(self.user, event))
+        await self.deliver()
+
+    async def deliver(self) -> None:
+        """Print the notifications waiting for this user (the outbox's rows addressed to
+        the terminal) and mark them sent: what Telegram's sender does, between turns.
+
+        Their buttons take ``#n`` (a bare number still answers the question), and
+        the newest shown are the ones pressed, as in a chat.
+        """
+        async with self.conversation.sessions.begin() as session:
+            rows = await outbox.take_due(
+                session,
+                channel=self.user.channel,
+                external_id=self.user.external_id,
+                now=self.conversation.clock(),
+            )
+        for row in rows:
+            self._print(self.loc.t("outbox.terminal_header"))
+            self.show(Outcome(replies=[_notice(row)]))
+
+
+def _notice(row: OutboxMessage) -> Reply:
+    """An outbox row as a reply whose buttons need ``#n``; without them if this version
+    cannot read them."""
+    try:
+        reply = reply_of(row)
+    except ValueError:
+        reply = Reply(row.text)
+    return replace(reply, expects_text=True)
 
 
 def _file_event(path: Path) -> FileIn:

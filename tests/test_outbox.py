@@ -355,3 +355,32 @@ async def test_the_terminal_takes_its_rows_at_once(sessions: SessionFactory) -> 
         assert await outbox.take_due(s, channel="terminal", external_id="wang", now=at(2)) == []
     sent = {r.dedupe_key: r.sent_at for r in await rows(sessions)}
     assert sent == {"bulk": at(1), "mine": at(1), "tomorrow": None, "theirs": None}
+
+
+async def test_studiobot_chat_prints_the_terminal_users_notifications(
+    sessions: SessionFactory, file_store: Any
+) -> None:
+    """Between turns the terminal shows what the outbox holds for its user, marks it
+    sent, and its buttons answer to ``#n`` (a bare number stays an answer)."""
+    import io
+
+    from dialogs.loader import load_registry
+    from dialogs.service import Conversation
+    from studiobot.terminal import chat
+
+    me = await person(sessions, "wang", channel="terminal")
+    await put(
+        sessions, me, "returned", PERSONAL, text="您的申报被退回修改：请补充团队成员。",
+        buttons=[[Button("查看进度", Action.STATUS)]],
+    )  # fmt: skip
+    await put(sessions, me, "tomorrow", BULK, text="明天的提醒", not_before=at(10**9))
+    conversation = Conversation(registry=load_registry(), sessions=sessions, files=file_store)
+    out = io.StringIO()
+    await chat(conversation, user_name="wang", stdin=io.StringIO("#1\n"), out=out)
+    text = out.getvalue()
+    assert text.count("您的申报被退回修改") == 1
+    assert Locale().t("outbox.terminal_header") in text
+    assert "[#1] 查看进度" in text
+    assert "明天的提醒" not in text
+    sent = {r.dedupe_key: r.sent_at is not None for r in await rows(sessions)}
+    assert sent == {"returned": True, "tomorrow": False}

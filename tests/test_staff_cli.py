@@ -1,12 +1,16 @@
-"""``studiobot org`` through ``studiobot.cli.main``.  Database tests run on SQLite, and
-on PostgreSQL when configured."""
+"""``studiobot org`` and ``studiobot invite`` through ``studiobot.cli.main``, the
+terminal's ``/start <token>``, and an invitation opened in Telegram over HTTP
+(the fake Bot API).  Database tests run on SQLite, and on PostgreSQL when configured.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import io
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +18,21 @@ import pytest
 from sqlmodel import col, select
 
 from bot import logsafe
+from bot.identity import fetch_username
 from dialogs.i18n import Locale
-from storage.db import create_engine, session_factory
-from storage.models import Organisation
+from dialogs.loader import load_registry
+from dialogs.service import Conversation
+from dialogs.ui import CommandIn, UserRef
+from review import invites, orgs
+from storage import staff
+from storage.db import SessionFactory, create_engine, session_factory
+from storage.files import FileStore
+from storage.models import AuditEntry, Invitation, Membership, Organisation, StaffRole
+from studiobot import terminal
 from studiobot.cli import main
+from studiobot.terminal import Terminal
+from tests.fakebotapi import FakeBotAPI
+from tests.test_bot_http import config_for, polling
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "review" / "examples" / "dalian.yaml"
@@ -114,3 +129,197 @@ def test_org_import_refuses_a_bad_file_and_says_what_was_kept(
     assert first == ZH.t("staff.cli.imported", file=small, added=0, updated=0, unchanged=1)
     assert kept.startswith(ZH.t("staff.cli.kept_more", count=17, codes="dl-kw、dl-xg、")[:30])
     assert len(rows(cli_env, Organisation)) == 18
+
+
+def test_invite_prints_a_token_and_revokes_by_number_or_token(
+    cli_env: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(capsys, "org", "import", str(EXAMPLE))
+    code, out, err = run(capsys, "invite", "--org", "dl-xg", "--role", "reviewer")
+    assert (code, err) == (0, "")
+    made, hint, token, revoke = out.splitlines()
+    [stored] = rows(cli_env, Invitation)
+    assert hint == ZH.t("staff.cli.invite_bare")
+    assert TOKEN_LINE.fullmatch(token)
+    assert stored.token_sha256 == invites.token_hash(token)
+    assert made.startswith(f"已为「西岗区总工会」创建审核人员邀请：编号 {stored.id}，")
+    assert revoke == ZH.t("staff.cli.revoke_hint", id=stored.id)
+    assert (stored.expires_at - stored.created_at).days == 7
+
+    monkeypatch.setenv("STUDIOBOT_BOT_USERNAME", "@studio_test_bot")
+    code, out, _ = run(capsys, "invite", "--org", "dl", "--role", "admin", "--days", "2")
+    link = out.splitlines()[1]
+    second = rows(cli_env, Invitation)[-1]
+    assert re.fullmatch(r"https://t\.me/studio_test_bot\?start=[A-Za-z0-9_-]{43}", link)
+    assert second.token_sha256 == invites.token_hash(link.rsplit("=", 1)[1])
+    assert (second.role, (second.expires_at - second.created_at).days) == ("admin", 2)
+
+    code, out, _ = run(capsys, "invite", "revoke", str(stored.id))
+    role = ZH.t("staff.role.reviewer")
+    assert (code, out.strip()) == (
+        0,
+        ZH.t("staff.cli.revoked", id=stored.id, organisation="西岗区总工会", role=role),
+    )
+    code, out, _ = run(capsys, "invite", "revoke", link)
+    assert code == 0
+    assert [i.revoked_at is not None for i in rows(cli_env, Invitation)] == [True, True]
+    code, out, _ = run(capsys, "invite", "revoke", token)
+    assert (code, out.strip()) == (0, ZH.t("staff.cli.revoke_again", id=stored.id))
+    acts = [(a.act, a.person_id) for a in rows(cli_env, AuditEntry)]
+    assert acts == [
+        ("invite_created", None),
+        ("invite_created", None),
+        ("invite_revoked", None),
+        ("invite_revoked", None),
+    ]
+
+
+def test_invite_refusals(cli_env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "org", "import", str(EXAMPLE))
+    code, _, err = run(capsys, "invite", "--org", "nope", "--role", "reviewer")
+    assert (code, err.strip()) == (1, ZH.t("staff.cli.no_org", code="nope"))
+    code, _, err = run(capsys, "invite", "--org", "dl")
+    assert (code, err.strip()) == (2, ZH.t("staff.cli.needs_org_role"))
+    code, _, err = run(capsys, "invite", "--org", "dl", "--role", "admin", "--days", "0")
+    assert (code, err.strip()) == (2, ZH.t("staff.cli.bad_days", max=invites.MAX_DAYS))
+    code, _, err = run(capsys, "invite", "revoke", "12345")
+    assert (code, err.strip()) == (1, ZH.t("staff.cli.revoke_unknown"))
+    code, _, err = run(capsys, "invite", "revoke", "not a token")
+    assert (code, err.strip()) == (1, ZH.t("staff.cli.revoke_unknown"))
+    assert rows(cli_env, Invitation) == []
+    with pytest.raises(SystemExit):
+        main(["invite", "--org", "dl", "--role", "chair"])
+
+
+def test_a_used_invitation_cannot_be_revoked(
+    cli_env: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(capsys, "org", "import", str(EXAMPLE))
+    _, out, _ = run(capsys, "invite", "--org", "dl-zs", "--role", "admin")
+    token = TOKEN_LINE.search(out)
+    assert token
+    # Opened in the terminal chat: "/start <token>".
+    stdin = io.StringIO(f"/start {token.group(0)}\n")
+    monkeypatch.setattr(terminal, "main_stdin", lambda: stdin)
+    code, out, _ = run(capsys, "chat", "--user", "zhao")
+    assert code == 0
+    role = ZH.t("staff.role.admin")
+    assert ZH.t("staff.join.joined", organisation="中山区总工会", role=role) in out
+    [member] = rows(cli_env, Membership)
+    assert member.role == "admin"
+    [invitation] = rows(cli_env, Invitation)
+    code, _, err = run(capsys, "invite", "revoke", str(invitation.id))
+    assert (code, err.strip()) == (1, ZH.t("staff.cli.revoke_used", id=invitation.id))
+    assert rows(cli_env, Invitation)[0].revoked_at is None
+
+
+def test_the_terminal_passes_the_start_argument() -> None:
+    term = Terminal(
+        conversation=None,  # type: ignore[arg-type]
+        user=UserRef("terminal", "me"),
+        out=io.StringIO(),
+        locale=Locale(),
+    )
+    assert term.parse("/start abc_DEF-123\n") == CommandIn("start", "abc_DEF-123")
+    assert term.parse("/start\n") == CommandIn("start")
+    assert term.parse("/invite\n") == CommandIn("invite")
+
+
+# --------------------------------------------------------------------------- Telegram
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotAPI]:
+    server = await FakeBotAPI().start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+async def test_invite_asks_the_bot_api_for_the_username(
+    cli_env: str,
+    capsys: pytest.CaptureFixture[str],
+    api: FakeBotAPI,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await asyncio.to_thread(main, ["org", "import", str(EXAMPLE)])
+    monkeypatch.setenv("STUDIOBOT_BOT_TOKEN", api.token)
+    monkeypatch.setenv("STUDIOBOT_TELEGRAM_API_URL", api.url)
+    capsys.readouterr()
+    code = await asyncio.to_thread(main, ["invite", "--org", "dl", "--role", "reviewer"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert re.search(r"^https://t\.me/studio_test_bot\?start=[A-Za-z0-9_-]{43}$", out, re.M)
+    assert api.token not in out
+
+    # Unreachable server: the bare parameter, with the reason in one line.
+    monkeypatch.setenv("STUDIOBOT_TELEGRAM_API_URL", "http://127.0.0.1:9")
+    code = await asyncio.to_thread(main, ["invite", "--org", "dl", "--role", "reviewer"])
+    _, hint, token, _ = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert hint.startswith("无法向 Bot API 查询机器人用户名")
+    assert TOKEN_LINE.fullmatch(token)
+    assert api.token not in hint
+
+
+async def test_an_invitation_opened_in_telegram(
+    api: FakeBotAPI, sessions: SessionFactory, file_store: FileStore
+) -> None:
+    config = config_for(api)
+    username = await fetch_username(config)
+    assert username == "studio_test_bot"
+    conversation = Conversation(
+        registry=load_registry(), sessions=sessions, files=file_store, bot_username=username
+    )
+    now = dt.datetime.now(dt.UTC)
+    async with sessions() as session, session.begin():
+        await orgs.import_file(session, path=EXAMPLE, now=now)
+        union = await staff.organisation(session, code="dl-jxyj")
+        assert union is not None
+        created = await invites.create(
+            session, organisation=union, role=StaffRole.ADMIN, days=7, now=now
+        )
+    boss, colleague = 3001, 3002
+    api.set_user(boss, first_name="赵", last_name="主席")
+    async with polling(config, conversation):
+        api.send_command(boss, "start", args=created.token)
+        [joined] = await api.wait_for_reply(boss)
+        role = ZH.t("staff.role.admin")
+        assert joined.text == ZH.t(
+            "staff.join.joined", organisation="大连市机械冶金工会", role=role
+        )
+
+        api.send_command(boss, "invite")
+        [link_message] = await api.wait_for_reply(boss)
+        found = re.search(
+            r"https://t\.me/studio_test_bot\?start=([A-Za-z0-9_-]{43})", link_message.text or ""
+        )
+        assert found
+
+        api.send_command(colleague, "start", args=found.group(1))
+        [welcome] = await api.wait_for_reply(colleague)
+        role = ZH.t("staff.role.reviewer")
+        assert welcome.text == ZH.t(
+            "staff.join.joined", organisation="大连市机械冶金工会", role=role
+        )
+
+        api.send_command(colleague, "start", args=found.group(1))
+        [again] = await api.wait_for_reply(colleague)
+        assert again.text == ZH.t("staff.join.used", organisation="大连市机械冶金工会", role="")
+
+        api.send_command(boss, "staff")
+        [listing] = await api.wait_for_reply(boss)
+        assert listing.labels[0].startswith("移除 ")
+        api.press_button(boss, listing.labels[0])
+        [confirm] = await api.wait_for_reply(boss)
+        api.press_button(boss, confirm.labels[0])
+        done, _ = await api.wait_for_reply(boss)
+        assert (done.text or "").startswith("已移除 ")
+        assert api.unanswered_callbacks() == []
+    async with sessions() as session:
+        members = (await session.execute(select(Membership).order_by(col(Membership.id)))).scalars()
+        assert [(m.role, m.revoked_at is None) for m in members] == [
+            ("admin", True),
+            ("reviewer", False),
+        ]

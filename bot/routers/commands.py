@@ -36,7 +36,8 @@ async def on_command(
     update_key: UpdateKey | None,
     texts: Locale,
 ) -> None:
-    event = CommandIn(name=command.command.lower())
+    # ``/start <token>``: how a link t.me/<bot>?start=<token> arrives (an invitation).
+    event = CommandIn(name=command.command.lower(), args=command.args or "")
     await answer_message(message, event, bot, conversation, update_key, texts)
 
 
@@ -49,5 +50,7 @@ async def on_unknown_command(
 ) -> None:
     if message.text is None:
         return
-    name = message.text[1:].split(maxsplit=1)[0].split("@", 1)[0].lower()
-    await answer_message(message, CommandIn(name=name), bot, conversation, update_key, texts)
+    head, *rest = message.text[1:].split(maxsplit=1)
+    name = head.split("@", 1)[0].lower()
+    event = CommandIn(name=name, args=rest[0] if rest else "")
+    await answer_message(message, event, bot, conversation, update_key, texts)

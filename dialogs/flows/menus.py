@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
+from dialogs.flows import staff
 from dialogs.turn import Turn
 from dialogs.ui import Action, Button, Outcome, Reply
 from storage import repo
@@ -11,11 +14,20 @@ from storage.models import Application, ApplicationStatus
 COMMAND_NAME_CHARS = 32
 """Telegram's longest command name; a longer "command" is echoed clipped."""
 
+STAFF_COMMANDS: dict[str, Callable[[Turn], Awaitable[Outcome]]] = {
+    "invite": staff.invite,
+    "staff": staff.colleagues,
+}
+"""Commands of administrators (not in the menu applicants see); refused to others."""
 
-async def command(turn: Turn, name: str) -> Outcome:
-    """/start, /help, /apply, /status, /cancel, or an unknown command."""
+
+async def command(turn: Turn, name: str, args: str = "") -> Outcome:
+    """/start (with an invitation's token, or without), /help, /apply, /status, /cancel,
+    the administrators' /invite and /staff, or an unknown command."""
     if name == "start":
-        return await start(turn)
+        return await start(turn, args)
+    if name in STAFF_COMMANDS:
+        return await STAFF_COMMANDS[name](turn)
     if name == "help":
         return turn.menu(turn.t("engine.help"))
     if name == "apply":
@@ -29,9 +41,11 @@ async def command(turn: Turn, name: str) -> Outcome:
     return turn.menu(turn.t("engine.unknown_command", name=name))
 
 
-async def start(turn: Turn) -> Outcome:
+async def start(turn: Turn, args: str = "") -> Outcome:
     """The welcome; a returning user also sees where they are, so a typed answer
-    is never a surprise."""
+    is never a surprise.  With an argument, it is an invitation link being opened."""
+    if args.strip():
+        return await staff.join(turn, args)
     menu = turn.menu(turn.t("engine.welcome", name=turn.user.display_name or ""))
     app = await turn.active()
     if app is not None:
