@@ -10,6 +10,7 @@ conversation and a config of its own, never these settings.
 from __future__ import annotations
 
 import contextlib
+import logging
 import stat
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from storage.db import PRIVATE_DIR_MODE, create_engine, session_factory
 from storage.files import FileStore
 from storage.migrate import upgrade_to_head
 from studiobot.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def load_programs(settings: Settings) -> ProgramRegistry:
@@ -43,11 +46,12 @@ def private_dir(path: Path) -> None:
 
 
 async def build_conversation(
-    settings: Settings, *, clock: Clock = system_clock
+    settings: Settings, *, clock: Clock = system_clock, bot_username: str | None = None
 ) -> tuple[Conversation, AsyncEngine]:
     """A ready conversation service over a database brought to the newest schema.
 
     The data folder and its ``files/`` hold applicants' documents: owner-only (0700).
+    ``bot_username`` (else ``STUDIOBOT_BOT_USERNAME``) makes invitation links whole.
     """
     registry = load_programs(settings)
     private_dir(settings.data_dir)
@@ -65,6 +69,7 @@ async def build_conversation(
         clock=clock,
         zone=settings.zone,
         locale=settings.locale,
+        bot_username=bot_username or settings.bot_username,
     )
     return conversation, engine
 
@@ -77,7 +82,8 @@ async def serve_telegram(
     # Imported when serving: the other commands do without aiogram, which is slow to import.
     from bot.app import run_polling, run_webhook
 
-    conversation, engine = await build_conversation(settings)
+    username = settings.bot_username or await _asked_username(config)
+    conversation, engine = await build_conversation(settings, bot_username=username)
     try:
         # The outbox's sender runs beside either: every later message leaves through it.
         if webhook:
@@ -86,3 +92,17 @@ async def serve_telegram(
             await run_polling(config, conversation, outbox=conversation.sessions)
     finally:
         await engine.dispose()
+
+
+async def _asked_username(config: TelegramConfig) -> str | None:
+    """The bot's username from the Bot API, for the links administrators make with
+    ``/invite``; None (they then get the bare ``/start`` command) if it cannot be had."""
+    from aiogram.exceptions import AiogramError
+
+    from bot.identity import fetch_username
+
+    try:
+        return await fetch_username(config)
+    except (AiogramError, ValueError, OSError, TimeoutError) as exc:
+        log.warning("the bot's username is unknown (%s); /invite gives bare tokens", exc)
+        return None

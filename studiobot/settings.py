@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -9,6 +10,8 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.config import TELEGRAM_API_URL, TelegramConfig
+
+USERNAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{4,31}$")
 
 
 class Settings(BaseSettings):
@@ -19,6 +22,10 @@ class Settings(BaseSettings):
     )
 
     bot_token: SecretStr | None = None
+    bot_username: str | None = Field(
+        default=None,
+        description="the bot's Telegram username, for invitation links (else asked with getMe)",
+    )
     telegram_api_url: str = TELEGRAM_API_URL
     database_url: str = "sqlite+aiosqlite:///./data/studiobot.db"
     timezone: str = "Asia/Shanghai"
@@ -44,6 +51,17 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r} (for example Asia/Shanghai)") from exc
         return value
+
+    @field_validator("bot_username")
+    @classmethod
+    def _username(cls, value: str | None) -> str | None:
+        """A Telegram username, written with or without its ``@``; empty means unset."""
+        if value is None or not value.strip():
+            return None
+        name = value.strip().removeprefix("@")
+        if not USERNAME_RE.match(name):
+            raise ValueError(f"{value!r} is not a Telegram username (5-32 of A-Z a-z 0-9 _)")
+        return name
 
     @field_validator("database_url")
     @classmethod

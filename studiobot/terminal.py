@@ -26,6 +26,7 @@ from storage import outbox
 from storage.models import OutboxMessage
 
 BUTTON_RE = re.compile(r"^(#?)(\d{1,3})$")
+COMMAND_RE = re.compile(r"/([a-z]+)(?:\s+(.*))?", re.DOTALL)
 
 
 class Terminal:
@@ -66,8 +67,9 @@ class Terminal:
         text = line.strip()
         if not text:
             return None
-        if text.startswith("/") and re.fullmatch(r"/[a-z]+", text):
-            return CommandIn(text[1:])
+        command = COMMAND_RE.fullmatch(text)
+        if command:  # "/start <token>" opens an invitation, as its link does in Telegram
+            return CommandIn(command.group(1), (command.group(2) or "").strip())
         match = BUTTON_RE.match(text)
         if match and self.last is not None and (match.group(1) or not self.last.expects_text):
             buttons = [b for row in self.last.buttons for b in row]
