@@ -10,7 +10,10 @@ webhook, takes the rows and sends them:
   (``PERSONAL``) goes before the reminders of a broadcast (``BULK``) that
   were enqueued before it.  The sender holds only about two seconds of
   sending at a time and looks again every half second, so a new personal
-  row waits behind at most that much bulk, however long the queue.
+  row waits behind at most that much bulk, however long the queue.  As a
+  chat takes one message a second, a claim takes at most two rows of one
+  chat and no more bulk for chats it already holds rows of, so a person with
+  many reminders does not hold up the others; waiting claims are renewed.
 * **Pace.**  At most ``rate`` messages a second overall (default 25, below
   Telegram's ~30), allowing a late loop to catch up by ``burst`` messages,
   and at most one message a second to one chat; the parts of a long text
@@ -192,6 +195,9 @@ def classify(exc: BaseException) -> str:
     return TRANSIENT
 
 
+PER_CHAT = 2
+"""Rows of one chat taken in one claim: two seconds of that chat's sending."""
+
 # --------------------------------------------------------------------------- pacing
 
 TICK = 0.001
@@ -352,6 +358,7 @@ class OutboxSender:
         self.pacer = Pacer(self.config.rate, self.config.burst_size)
         self._state = _State()
         self._lease = dt.timedelta(seconds=self.config.lease)
+        self._cap = 4 * self.config.batch_size  # rows held at most, whatever their chats
         self._stopping = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -512,15 +519,16 @@ class OutboxSender:
             self.pacer.take(now)
             item.in_flight = True
             state.busy.add(item.chat_id)
-            state.chat_free[item.chat_id] = now + self.config.chat_interval
+            state.chat_free[item.chat_id] = now + self.config.chat_interval + TICK
             task = asyncio.create_task(self._send(item, item.parts[item.done]))
             state.tasks.add(task)
             task.add_done_callback(state.tasks.discard)
 
     async def _send(self, item: _Item, part: Reply) -> None:
         error: BaseException | None = None
-        # The chat's second counts from the call itself, however late the task runs.
-        self._state.chat_free[item.chat_id] = self._now() + self.config.chat_interval
+        # The chat's second counts from the call itself, however late the task runs (and a
+        # TICK more, as a moment within a TICK counts as come).
+        self._state.chat_free[item.chat_id] = self._now() + self.config.chat_interval + TICK
         try:
             await self.bot.send_message(
                 item.chat_id,
@@ -605,19 +613,27 @@ class OutboxSender:
                 stats.given_up += 1
                 stats.unreachable += outcome.kind == "unreachable"
 
+    def _short(self) -> bool:
+        """Whether to claim more: fewer chats than half a batch have a row waiting (a
+        chat takes one a second, so rows of one chat do not keep the rate up), and
+        the queue is not full."""
+        state = self._state
+        chats = {item.chat_id for item in state.unstarted()}
+        return len(chats) * 2 < self.config.batch_size and len(state.queue) < self._cap
+
     async def _refill(self, now: float) -> None:
-        """Claim more rows when fewer than half a batch wait; give up, now and then,
-        rows whose sender died in mid-send."""
+        """Claim more rows when short; now and then renew the claims still waiting and
+        give up rows whose sender died in mid-send."""
         state = self._state
         if self._stopping:
             return
         if now + TICK >= state.next_sweep:
             await self._sweep()
-            state.next_sweep = now + self.config.lease / 2
-        want = self.config.batch_size - len(state.queue)
-        short = len(state.unstarted()) * 2 < self.config.batch_size
-        if want <= 0 or not short or now + TICK < state.next_claim:
+            state.next_sweep = now + self.config.lease / 3
+        if not self._short() or now + TICK < state.next_claim:
             return
+        waiting = {item.message.external_id for item in state.unstarted()}
+        want = min(self.config.batch_size, self._cap - len(state.queue))
         async with self.sessions.begin() as session:
             rows = await outbox.claim_due(
                 session,
@@ -626,14 +642,19 @@ class OutboxSender:
                 limit=want,
                 lease=self._lease,
                 token=self.token,
+                per_chat=PER_CHAT,
+                busy=waiting,
             )
         self.stats.claims += 1
-        state.next_claim = now if len(rows) >= want else now + self.config.poll
+        state.next_claim = now if rows else now + self.config.poll
         self._take(rows)
 
     async def _sweep(self) -> None:
+        waiting = [item.id for item in self._state.unstarted()]
         async with self.sessions.begin() as session:
-            lost = await outbox.give_up_interrupted(session, channel=self.channel, now=self.clock())
+            now = self.clock()
+            await outbox.renew(session, ids=waiting, token=self.token, now=now, lease=self._lease)
+            lost = await outbox.give_up_interrupted(session, channel=self.channel, now=now)
         for message in lost:
             logger.warning(
                 "outbox row %s (%s) was being sent when its sender stopped; given up, "
@@ -667,7 +688,7 @@ class OutboxSender:
         sweep is due; at most ``poll``.  A finished send wakes the loop earlier."""
         state = self._state
         moments = [now + self.config.poll, state.next_sweep]
-        if len(state.unstarted()) * 2 < self.config.batch_size:
+        if self._short():
             moments.append(state.next_claim)
         starts = [
             state.chat_free.get(item.chat_id, -math.inf)

@@ -45,7 +45,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from storage.models import ChannelIdentity, Membership, OutboxMessage, Person, StaffRole
+from storage.models import (
+    ChannelIdentity,
+    Membership,
+    OutboxMessage,
+    OutboxPriority,
+    Person,
+    StaffRole,
+)
 
 OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 IDENTITIES = ChannelIdentity.__table__  # type: ignore[attr-defined]
@@ -190,13 +197,34 @@ def _claimable(now: dt.datetime) -> sa.ColumnElement[bool]:
     )
 
 
-def _next_ids(session: AsyncSession, where: sa.ColumnElement[bool], limit: int) -> Any:
+def _next_ids(
+    session: AsyncSession, where: sa.ColumnElement[bool], limit: int, per_chat: int | None = None
+) -> Any:
     """The ids of the next rows by priority, then age; rows another PostgreSQL
-    transaction is taking are skipped, not waited for."""
-    ids = sa.select(OUTBOX.c.id).where(where).order_by(OUTBOX.c.priority, OUTBOX.c.id).limit(limit)
+    transaction is taking are skipped, not waited for.  With ``per_chat``, at most
+    that many rows of one chat (picked among the next ``4 × limit``)."""
+    candidates = (
+        sa.select(OUTBOX.c.id, OUTBOX.c.priority, OUTBOX.c.external_id)
+        .where(where)
+        .order_by(OUTBOX.c.priority, OUTBOX.c.id)
+        .limit(limit if per_chat is None else 4 * limit)
+    )
     if _dialect(session) == "postgresql":
-        ids = ids.with_for_update(skip_locked=True)
-    return ids.scalar_subquery()
+        candidates = candidates.with_for_update(skip_locked=True)
+    if per_chat is None:
+        return sa.select(candidates.subquery().c.id).scalar_subquery()
+    found = candidates.subquery()
+    rank = sa.func.row_number().over(
+        partition_by=found.c.external_id, order_by=(found.c.priority, found.c.id)
+    )
+    ranked = sa.select(found.c.id, found.c.priority, rank.label("rank")).subquery()
+    return (
+        sa.select(ranked.c.id)
+        .where(ranked.c.rank <= per_chat)
+        .order_by(ranked.c.priority, ranked.c.id)
+        .limit(limit)
+        .scalar_subquery()
+    )
 
 
 async def claim_due(
@@ -207,21 +235,57 @@ async def claim_due(
     limit: int,
     lease: dt.timedelta,
     token: str,
+    per_chat: int | None = None,
+    busy: Collection[str] = (),
 ) -> list[OutboxMessage]:
     """Hold the next ``limit`` due rows of ``channel`` for the sender ``token`` until
     ``now + lease``, by priority then age; the rows, in that order.
 
-    A row held by a sender that died is handed out again once its lease ran
-    out (unless it was being sent: see :func:`give_up_interrupted`).
+    A chat takes one message a second, so a sender gains nothing by holding many
+    rows of one chat while others wait: ``per_chat`` caps the rows of a chat
+    in one claim, and rows to the ``busy`` chats (those it holds rows of
+    already) are left to later claims, unless they are ``PERSONAL``, which go
+    before whatever the sender holds.  A row held by a sender that died is
+    handed out again once its lease ran out (unless it was being sent: see
+    :func:`give_up_interrupted`).
     """
     where = sa.and_(OUTBOX.c.channel == channel, _claimable(now))
+    if busy:
+        where = sa.and_(
+            where,
+            sa.or_(
+                OUTBOX.c.priority <= OutboxPriority.PERSONAL,
+                OUTBOX.c.external_id.not_in(list(busy)),
+            ),
+        )
     stmt = (
         sa.update(OUTBOX)
-        .where(OUTBOX.c.id.in_(_next_ids(session, where, limit)))
+        .where(OUTBOX.c.id.in_(_next_ids(session, where, limit, per_chat)))
         .values(claim_token=token, claimed_until=now + lease)
         .returning(*OUTBOX.c)
     )
     return _messages(await session.execute(stmt))
+
+
+async def renew(
+    session: AsyncSession,
+    *,
+    ids: Collection[int],
+    token: str,
+    now: dt.datetime,
+    lease: dt.timedelta,
+) -> int:
+    """Extend the lease of rows ``token`` still holds (waiting their turn for a busy
+    chat, say), so no other sender takes them meanwhile; how many."""
+    if not ids:
+        return 0
+    stmt = (
+        sa.update(OUTBOX)
+        .where(OUTBOX.c.id.in_(list(ids)), OUTBOX.c.claim_token == token, _pending())
+        .values(claimed_until=now + lease)
+    )
+    result = await session.execute(stmt)
+    return int(getattr(result, "rowcount", 0))
 
 
 async def give_up_interrupted(

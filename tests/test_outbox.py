@@ -384,3 +384,45 @@ async def test_studiobot_chat_prints_the_terminal_users_notifications(
     assert "明天的提醒" not in text
     sent = {r.dedupe_key: r.sent_at is not None for r in await rows(sessions)}
     assert sent == {"returned": True, "tomorrow": False}
+
+
+async def test_a_claim_spreads_over_chats(sessions: SessionFactory) -> None:
+    """At most ``per_chat`` rows of one chat, and no bulk for the chats the sender
+    holds already; personal rows are never held back."""
+    a, b, c = [await person(sessions, str(n)) for n in (1, 2, 3)]
+    for n in range(5):
+        await put(sessions, a, f"a{n}", BULK)
+    for n in range(5):
+        await put(sessions, b, f"b{n}", BULK)
+    await put(sessions, c, "c0", BULK)
+    await put(sessions, a, "a-personal", PERSONAL)
+    async with sessions.begin() as s:
+        first = await outbox.claim_due(
+            s, channel="telegram", now=T0, limit=4, lease=LEASE, token="A", per_chat=2
+        )
+    assert [r.dedupe_key for r in first] == ["a-personal", "a0", "b0", "b1"]
+    async with sessions.begin() as s:
+        second = await outbox.claim_due(
+            s, channel="telegram", now=T0, limit=10, lease=LEASE, token="A", per_chat=2,
+            busy={"1", "2"},
+        )  # fmt: skip
+    assert [r.dedupe_key for r in second] == ["c0"]
+    await put(sessions, b, "b-personal", PERSONAL)
+    async with sessions.begin() as s:
+        third = await outbox.claim_due(
+            s, channel="telegram", now=T0, limit=10, lease=LEASE, token="A", per_chat=2,
+            busy={"1", "2", "3"},
+        )  # fmt: skip
+    assert [r.dedupe_key for r in third] == ["b-personal"]
+
+
+async def test_a_renewed_claim_is_not_handed_out(sessions: SessionFactory) -> None:
+    who = await person(sessions, "1001")
+    await put(sessions, who, "x")
+    [row] = await claim(sessions, "A")
+    assert row.id is not None
+    async with sessions.begin() as s:
+        assert await outbox.renew(s, ids=[row.id], token="A", now=at(50), lease=LEASE) == 1
+        assert await outbox.renew(s, ids=[row.id], token="B", now=at(50), lease=LEASE) == 0
+    assert await claim(sessions, "B", now=at(61)) == []
+    assert len(await claim(sessions, "B", now=at(110))) == 1

@@ -447,3 +447,39 @@ async def test_sent_rows_are_never_claimed_again(sessions: SessionFactory) -> No
     async with sessions() as s:
         ids = await s.execute(select(OutboxMessage.id).where(col(OutboxMessage.sent_at).is_(None)))
         assert ids.all() == []
+
+
+async def test_many_reminders_per_person_still_go_at_the_rate(sessions: SessionFactory) -> None:
+    """40 people with 10 reminders each: chats take one a second, so the sender must
+    hold rows of many chats at once to keep near 25 a second (16 s at best; the
+    oldest people's rows go first, so the last seconds have fewer chats than 25
+    to send to).  Holding whole batches of a few chats would give 5 to 8 a second."""
+    readers = await people(sessions, 40)
+    for who in readers:
+        for n in range(10):
+            await put(sessions, who, f"r:{who}:{n}", BULK, text=f"r {who} {n}")
+    bot = FakeBot(FakeTime())
+    await run_until(make_sender(sessions, bot, rate=25), delivered(bot, 400))
+    times = [s.at for s in bot.sent]
+    assert (len(times) - 1) / (times[-1] - times[0]) >= 0.75 * 25
+    by_chat: dict[int, list[Sent]] = {}
+    for sent in bot.sent:
+        by_chat.setdefault(sent.chat_id, []).append(sent)
+    for chat, sent in by_chat.items():
+        assert [s.text for s in sent] == [f"r {chat} {n}" for n in range(10)]
+        assert min(b.at - a.at for a, b in itertools.pairwise(sent)) >= 1.0
+
+
+async def test_a_flood_of_one_reviewers_items_starves_nobody(sessions: SessionFactory) -> None:
+    reviewer, *others = await people(sessions, 41)
+    for n in range(60):
+        await put(sessions, reviewer, f"item:{n}", PERSONAL, text=f"item {n}")
+    for n, who in enumerate(others):
+        await put(sessions, who, f"bulk:{n}", BULK, text=f"bulk {n}")
+    bot = FakeBot(FakeTime())
+    sender = make_sender(sessions, bot, rate=25, lease=10)
+    await run_until(sender, delivered(bot, 100))
+    bulk = [s.at for s in bot.sent if s.text.startswith("bulk")]
+    assert max(bulk) < 5.0  # the others went at once, beside the reviewer's one a second
+    items = [s.text for s in bot.sent if s.chat_id == 1]
+    assert items == [f"item {n}" for n in range(60)]  # once each, in order, past the lease
