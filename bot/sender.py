@@ -100,7 +100,7 @@ from dialogs.textfit import fit_replies, utf16_length
 from dialogs.ui import Reply
 from storage import outbox
 from storage.db import SessionFactory
-from storage.models import OutboxMessage
+from storage.models import OutboxMessage, OutboxPriority
 
 logger = logging.getLogger(__name__)
 
@@ -322,6 +322,7 @@ class _State:
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     failures: int = 0
     next_claim: float = -math.inf
+    next_urgent: float = -math.inf
     next_sweep: float = -math.inf
 
     def unstarted(self) -> list[_Item]:
@@ -622,32 +623,45 @@ class OutboxSender:
         return len(chats) * 2 < self.config.batch_size and len(state.queue) < self._cap
 
     async def _refill(self, now: float) -> None:
-        """Claim more rows when short; now and then renew the claims still waiting and
-        give up rows whose sender died in mid-send."""
+        """Claim more rows when short, and new personal rows every ``poll`` seconds in
+        any case; now and then renew the claims still waiting and give up rows whose
+        sender died in mid-send."""
         state = self._state
         if self._stopping:
             return
         if now + TICK >= state.next_sweep:
             await self._sweep()
             state.next_sweep = now + self.config.lease / 3
-        if not self._short() or now + TICK < state.next_claim:
+        if self._short() and now + TICK >= state.next_claim:
+            waiting = {item.message.external_id for item in state.unstarted()}
+            rows = await self._claim(
+                min(self.config.batch_size, self._cap - len(state.queue)), busy=waiting
+            )
+            state.next_claim = now if rows else now + self.config.poll
+        elif now + TICK >= state.next_urgent:
+            await self._claim(self.config.batch_size, up_to=OutboxPriority.PERSONAL)
+        else:
             return
-        waiting = {item.message.external_id for item in state.unstarted()}
-        want = min(self.config.batch_size, self._cap - len(state.queue))
+        state.next_urgent = now + self.config.poll
+
+    async def _claim(
+        self, limit: int, *, busy: Collection[str] = (), up_to: int | None = None
+    ) -> list[OutboxMessage]:
         async with self.sessions.begin() as session:
             rows = await outbox.claim_due(
                 session,
                 channel=self.channel,
                 now=self.clock(),
-                limit=want,
+                limit=limit,
                 lease=self._lease,
                 token=self.token,
                 per_chat=PER_CHAT,
-                busy=waiting,
+                busy=busy,
+                priority_up_to=up_to,
             )
         self.stats.claims += 1
-        state.next_claim = now if rows else now + self.config.poll
         self._take(rows)
+        return rows
 
     async def _sweep(self) -> None:
         waiting = [item.id for item in self._state.unstarted()]
@@ -687,7 +701,7 @@ class OutboxSender:
         """Seconds until something can happen: a row can start, a claim is due, the
         sweep is due; at most ``poll``.  A finished send wakes the loop earlier."""
         state = self._state
-        moments = [now + self.config.poll, state.next_sweep]
+        moments = [now + self.config.poll, state.next_sweep, state.next_urgent]
         if self._short():
             moments.append(state.next_claim)
         starts = [

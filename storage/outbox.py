@@ -202,12 +202,12 @@ def _next_ids(
 ) -> Any:
     """The ids of the next rows by priority, then age; rows another PostgreSQL
     transaction is taking are skipped, not waited for.  With ``per_chat``, at most
-    that many rows of one chat (picked among the next ``4 × limit``)."""
+    that many rows of one chat (picked among the next ``2 × limit``)."""
     candidates = (
         sa.select(OUTBOX.c.id, OUTBOX.c.priority, OUTBOX.c.external_id)
         .where(where)
         .order_by(OUTBOX.c.priority, OUTBOX.c.id)
-        .limit(limit if per_chat is None else 4 * limit)
+        .limit(limit if per_chat is None else 2 * limit)
     )
     if _dialect(session) == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
@@ -237,6 +237,7 @@ async def claim_due(
     token: str,
     per_chat: int | None = None,
     busy: Collection[str] = (),
+    priority_up_to: int | None = None,
 ) -> list[OutboxMessage]:
     """Hold the next ``limit`` due rows of ``channel`` for the sender ``token`` until
     ``now + lease``, by priority then age; the rows, in that order.
@@ -247,9 +248,12 @@ async def claim_due(
     already) are left to later claims, unless they are ``PERSONAL``, which go
     before whatever the sender holds.  A row held by a sender that died is
     handed out again once its lease ran out (unless it was being sent: see
-    :func:`give_up_interrupted`).
+    :func:`give_up_interrupted`).  ``priority_up_to`` takes only rows at least that
+    urgent (a sender with enough bulk in hand still looks for new personal rows).
     """
     where = sa.and_(OUTBOX.c.channel == channel, _claimable(now))
+    if priority_up_to is not None:
+        where = sa.and_(where, OUTBOX.c.priority <= priority_up_to)
     if busy:
         where = sa.and_(
             where,

@@ -426,3 +426,18 @@ async def test_a_renewed_claim_is_not_handed_out(sessions: SessionFactory) -> No
         assert await outbox.renew(s, ids=[row.id], token="B", now=at(50), lease=LEASE) == 0
     assert await claim(sessions, "B", now=at(61)) == []
     assert len(await claim(sessions, "B", now=at(110))) == 1
+
+
+async def test_a_sender_with_bulk_in_hand_still_finds_personal_rows(
+    sessions: SessionFactory,
+) -> None:
+    who = await person(sessions, "1001")
+    await put(sessions, who, "bulk", BULK)
+    await put(sessions, who, "routine", ROUTINE)
+    await put(sessions, who, "personal", PERSONAL)
+    async with sessions.begin() as s:
+        urgent = await outbox.claim_due(
+            s, channel="telegram", now=T0, limit=10, lease=LEASE, token="A",
+            priority_up_to=PERSONAL,
+        )  # fmt: skip
+    assert [r.dedupe_key for r in urgent] == ["personal"]
