@@ -360,6 +360,9 @@ class OutboxSender:
         self._state = _State()
         self._lease = dt.timedelta(seconds=self.config.lease)
         self._cap = 4 * self.config.batch_size  # rows held at most, whatever their chats
+        # Rows a claim takes: a quarter second of sending, so that reading them never
+        # stalls the loop for longer than the pacer lets it catch up.
+        self._chunk = max(10, math.ceil(self.config.rate / 4))
         self._stopping = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -634,12 +637,10 @@ class OutboxSender:
             state.next_sweep = now + self.config.lease / 3
         if self._short() and now + TICK >= state.next_claim:
             waiting = {item.message.external_id for item in state.unstarted()}
-            rows = await self._claim(
-                min(self.config.batch_size, self._cap - len(state.queue)), busy=waiting
-            )
+            rows = await self._claim(min(self._chunk, self._cap - len(state.queue)), busy=waiting)
             state.next_claim = now if rows else now + self.config.poll
         elif now + TICK >= state.next_urgent:
-            await self._claim(self.config.batch_size, up_to=OutboxPriority.PERSONAL)
+            await self._claim(self._chunk, up_to=OutboxPriority.PERSONAL)
         else:
             return
         state.next_urgent = now + self.config.poll
