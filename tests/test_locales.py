@@ -23,7 +23,7 @@ SOURCES = [
 # Any string literal shaped like a key of one of the catalogs: keys are passed as
 # data (views, refusals, separators) as often as they are looked up with t().
 LITERAL_KEY = re.compile(
-    r"""["']((?:engine|validation|bot|cli|staff)\.[a-z_0-9]+(?:\.[a-z_0-9]+)*)["']"""
+    r"""["']((?:engine|validation|bot|cli|staff|outbox)\.[a-z_0-9]+(?:\.[a-z_0-9]+)*)["']"""
 )
 
 DYNAMIC_KEYS = (
