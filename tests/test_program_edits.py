@@ -188,3 +188,24 @@ async def test_a_draft_from_before_option_ids_is_read_by_its_labels(
     # Carried over once: the next event says nothing more about it.
     again = await conv.handle(WANG, CommandIn("start"))
     assert not any("旧答案" in r.text for r in again.replies)
+
+
+async def test_status_names_each_declaration_by_its_studio(
+    sessions: SessionFactory, tmp_path: Path
+) -> None:
+    """Where a definition says which answer is the studio's name, /status shows it."""
+    folder = tmp_path / "programs"
+    named = program(1, V1_OPTIONS).replace(
+        "review_chain:",
+        "studio_name:\n  field: name\n  pattern: 创新工作室$\n  example: 王伟职工创新工作室\n"
+        "  cite: 通知第一条\nreview_chain:",
+    )
+    write(folder, "delta", named)
+    conv = serve(folder, sessions, tmp_path)
+    await conv.handle(WANG, CommandIn("apply"))
+    await conv.handle(WANG, ButtonIn(Action.PICK_PROGRAM, 0, 0, 0, "delta"))
+    before = (await conv.handle(WANG, CommandIn("status"))).replies[0].text
+    assert "王伟职工创新工作室" not in before
+    await conv.handle(WANG, TextIn("王伟职工创新工作室"))
+    after = (await conv.handle(WANG, CommandIn("status"))).replies[0].text
+    assert "王伟职工创新工作室" in after

@@ -88,8 +88,21 @@ async def status(turn: Turn) -> Outcome:
     return Outcome(replies=[Reply(text="\n".join(lines), buttons=buttons)])
 
 
+def _titled(turn: Turn, app: Application) -> str:
+    """The program's title, with the studio's own name once the leader has given it
+    (``studio_name`` of the definition says which answer that is), so that
+    several declarations can be told apart."""
+    program = turn.program(app)
+    spec = program.studio_name
+    name = app.answers.get(spec.field) if spec is not None else None
+    if not isinstance(name, str) or not name:
+        return program.button_title
+    return turn.t("engine.status.named", program=program.button_title, name=name)
+
+
 def _status_line(turn: Turn, n: int, app: Application) -> str:
     program = turn.program(app)
+    title = _titled(turn, app)
     if app.status == ApplicationStatus.DRAFT.value:
         walker = turn.walker(app)
         visible = walker.visible()
@@ -97,7 +110,7 @@ def _status_line(turn: Turn, n: int, app: Application) -> str:
         return turn.t(
             "engine.status.draft",
             n=n,
-            program=program.button_title,
+            program=title,
             done=done,
             total=len(visible),
             updated=turn.local(app.updated_at, "%Y-%m-%d %H:%M"),
@@ -106,7 +119,7 @@ def _status_line(turn: Turn, n: int, app: Application) -> str:
     return turn.t(
         f"engine.status.{app.status}",
         n=n,
-        program=program.button_title,
+        program=title,
         submitted=turn.local(app.submitted_at or app.updated_at, "%Y-%m-%d"),
         reviewer=level.reviewer,
     )
