@@ -268,3 +268,27 @@ def _sniff_ole(data: bytes) -> str:
     if "Workbook".encode("utf-16-le") in data or "Book\x00".encode("utf-16-le") in data:
         return MIME_XLS
     return MIME_OLE
+
+
+_SUFFIXES = {
+    MIME_JPEG: ".jpg",
+    MIME_PNG: ".png",
+    MIME_GIF: ".gif",
+    MIME_WEBP: ".webp",
+    MIME_HEIC: ".heic",
+    MIME_HEIF: ".heif",
+    MIME_PDF: ".pdf",
+    MIME_DOCX: ".docx",
+    MIME_DOC: ".doc",
+    MIME_XLSX: ".xlsx",
+    MIME_XLS: ".xls",
+    MIME_MP4: ".mp4",
+    MIME_MOV: ".mov",
+}
+
+
+def suffix_for(mime: str) -> str:
+    """The stored file's suffix, from its sniffed type only: a suffix taken
+    from the user's file name (".html", ".sh") could make a viewer or a
+    server treat the stored bytes as something they were refused as."""
+    return _SUFFIXES.get(mime, FALLBACK_SUFFIX)

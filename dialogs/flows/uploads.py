@@ -17,23 +17,7 @@ from dialogs.qtypes._upload import accept_list, size_limit_mb
 from dialogs.turn import Turn
 from dialogs.ui import FileIn, Outcome, Reply, UpdateKey
 from storage import repo
-from storage.files import (
-    FALLBACK_SUFFIX,
-    MIME_DOC,
-    MIME_DOCX,
-    MIME_GIF,
-    MIME_HEIC,
-    MIME_HEIF,
-    MIME_JPEG,
-    MIME_MOV,
-    MIME_MP4,
-    MIME_PDF,
-    MIME_PNG,
-    MIME_WEBP,
-    MIME_XLS,
-    MIME_XLSX,
-    sniff_mime,
-)
+from storage.files import sniff_mime, suffix_for
 from storage.models import Application, Attachment
 
 log = logging.getLogger(__name__)
@@ -117,7 +101,7 @@ async def _record(
     mime = event.mime_type if data is None else sniff_mime(data)
     if not walker.accepts_mime(mime):
         return refused(turn, walker, app, "engine.upload.wrong_type")
-    stored = None if data is None else await turn.desk.files.save(data, suffix=_suffix(mime))
+    stored = None if data is None else await turn.desk.files.save(data, suffix=suffix_for(mime))
     target, value, _ = walker.target()
     earlier = await repo.get_attachments(turn.session, ids=list(value or []))
     sha256 = stored.sha256 if stored is not None else ""
@@ -162,27 +146,3 @@ def refused(turn: Turn, walker: Walker, app: Application, key: str) -> Outcome:
         }
     text = turn.t(key, **params)
     return Outcome(replies=[Reply(text=text), *turn.current(app)])
-
-
-_SUFFIXES = {
-    MIME_JPEG: ".jpg",
-    MIME_PNG: ".png",
-    MIME_GIF: ".gif",
-    MIME_WEBP: ".webp",
-    MIME_HEIC: ".heic",
-    MIME_HEIF: ".heif",
-    MIME_PDF: ".pdf",
-    MIME_DOCX: ".docx",
-    MIME_DOC: ".doc",
-    MIME_XLSX: ".xlsx",
-    MIME_XLS: ".xls",
-    MIME_MP4: ".mp4",
-    MIME_MOV: ".mov",
-}
-
-
-def _suffix(mime: str) -> str:
-    """The stored file's suffix, from its sniffed type only: a suffix taken
-    from the user's file name (".html", ".sh") could make a viewer or a
-    server treat the stored bytes as something they were refused as."""
-    return _SUFFIXES.get(mime, FALLBACK_SUFFIX)
