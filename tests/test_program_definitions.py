@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from dialogs.loader import BUILTIN_DIR, DefinitionError, load_program, load_registry
-from dialogs.schema import DateKind, Program, QType
+from dialogs.schema import Acts, DateKind, Program, QType
 
 # The seeds live in shared/, beside the repository (as in CI's checkout).
 SEEDS_DIR = Path(__file__).resolve().parents[2] / "shared" / "seeds"
@@ -39,7 +39,9 @@ EXPECTED_IDS = {
 # found when a question label equals it or contains it (composite labels such
 # as "成员总数/场所面积 · 场所面积"); the columns of repeating tables are in
 # GROUP_COLUMNS.  002 and 004 print no form: their labels are the notice's own
-# words for what it requires.
+# words for what it requires.  The tables below keep several labels a line, as
+# the forms print them (fmt: off).
+# fmt: off
 FORM_LABELS: dict[str, list[str]] = {
     "dalian-worker": [
         "申报单位（公章）", "申报日期", "申报名称", "团队成员基本情况",
@@ -114,9 +116,11 @@ OPINION_LABELS: dict[str, list[str]] = {
     "yangpu-model": [],
 }
 
+# fmt: on
+
 REVIEW_ACTIONS: dict[str, list[str]] = {
     "dalian-worker": ["推荐", "审核", "审批"],
-    "beijing-worker": ["推荐", "认定"],
+    "beijing-worker": ["推荐", "推荐", "认定"],
     "cccc-model": ["推荐", "审核", "同意", "审批"],
     "yangpu-model": ["推荐", "同意", "初审", "评审", "审定"],
 }
@@ -153,6 +157,61 @@ DATES: dict[str, list[tuple[DateKind, Any]]] = {
 
 APPLICANT_UNIT_LABELS = {"申报单位（公章）", "申报单位"}
 
+# Who acts at each level, from the seeds' chains: (level id, acts, joint).
+# Acts are written as in the files: {"nearest": [...]}, {"body": ...}, {"org": ...}.
+CHAINS: dict[str, list[tuple[str, dict[str, Any], list[dict[str, Any]]]]] = {
+    "dalian-worker": [
+        ("grassroots", {"nearest": ["grassroots"]}, []),
+        ("district", {"nearest": ["district", "zone", "industry"]}, []),
+        ("city", {"nearest": ["city"]}, []),
+    ],
+    "dalian-model": [
+        ("unit", {"nearest": ["unit"]}, []),
+        ("union", {"nearest": ["grassroots"]}, []),
+        ("district", {"nearest": ["district", "industry", "zone"]}, []),
+        ("city", {"nearest": ["city"]}, []),
+    ],
+    "beijing-worker": [
+        ("unit", {"nearest": ["unit"]}, []),
+        ("recommend", {"nearest": ["district", "industry"]}, []),
+        ("city", {"nearest": ["city"]}, [{"org": "bj-kw"}]),
+    ],
+    "cccc-model": [
+        ("unit_union", {"nearest": ["grassroots"]}, []),
+        ("unit_tech", {"body": "技术部门"}, []),
+        ("unit_party", {"body": "党委"}, []),
+        ("cccc_union", {"nearest": ["federation"]}, []),
+    ],
+    "yangpu-model": [
+        ("unit_union", {"nearest": ["grassroots"]}, []),
+        ("unit_party", {"body": "党政"}, []),
+        ("parent_union", {"nearest": ["industry", "zone"]}, []),
+        ("panel", {"nearest": ["district"]}, []),
+        ("chair_office", {"nearest": ["district"]}, []),
+    ],
+}
+
+# The issuing union's code in the organisation files (review/examples/).
+ISSUERS = {
+    "dalian-worker": "dl",
+    "dalian-model": "dl",
+    "beijing-worker": "bj",
+    "cccc-model": "cccc",
+    "yangpu-model": "yp",
+}
+
+# (who names, how the plaque is handed over) in the seeds' words.
+NAMING: dict[str, tuple[str, str | None]] = {
+    "dalian-worker": ("市总工会常委会", "通报和挂牌"),
+    "dalian-model": ("市总主席办公会或常委会", "集中命名授牌"),
+    "beijing-worker": ("北京市总工会会同北京市科学技术委员会", "挂牌"),
+    "cccc-model": ("中国交建工会联合会", None),
+    "yangpu-model": ("区总工会主席办公会议", "适时挂牌命名"),
+}
+
+# The seeds that print no form: every opinion label there is worded from the text.
+NO_FORM = {"beijing-worker", "yangpu-model"}
+
 
 @pytest.fixture(scope="module")
 def registry() -> dict[str, Program]:
@@ -173,7 +232,7 @@ def test_all_five_load_from_builtin_folder(registry: dict[str, Program]) -> None
         program = registry[pid]
         assert program.seed == seed
         assert program.button_title == button
-        assert program.version == 2  # 2: options got ids
+        assert program.version == 3  # 2: options got ids; 3: the applicant's organisation
         assert (BUILTIN_DIR / f"{pid}.yaml").is_file()
 
 
@@ -187,7 +246,8 @@ def test_date_style(registry: dict[str, Program]) -> None:
 def test_form_labels_are_asked(registry: dict[str, Program], pid: str) -> None:
     labels = [q.label for _, q in registry[pid].questions()]
     missing = [
-        want for want in FORM_LABELS[pid]
+        want
+        for want in FORM_LABELS[pid]
         if not any(label == want or want in label for label in labels)
     ]
     assert missing == []
@@ -278,7 +338,10 @@ def test_special_question_types(registry: dict[str, Program]) -> None:
     assert cccc.question("area").unit == "平方米"
     assert cccc.question("member_count").unit == "人"
     assert {o.label for o in cccc.question("studio_type").options or []} == {
-        "技术攻关", "技能传授", "窗口服务", "其他",
+        "技术攻关",
+        "技能传授",
+        "窗口服务",
+        "其他",
     }
     for pid in ("dalian-model", "beijing-worker"):
         photos = registry[pid].question("photos")
@@ -306,9 +369,7 @@ def test_studio_name_pattern_accepts_its_example(registry: dict[str, Program], p
 
 
 def test_checks_of_the_brief(registry: dict[str, Program]) -> None:
-    fields = {
-        pid: {f for c in registry[pid].checks for f in c.when.fields()} for pid in registry
-    }
+    fields = {pid: {f for c in registry[pid].checks for f in c.when.fields()} for pid in registry}
     assert {"has_venue", "studio_name", "leader_name"} <= fields["dalian-worker"]
     assert {"member_count", "area"} <= fields["cccc-model"]
     assert {"members", "studio_name"} <= fields["yangpu-model"]
@@ -330,6 +391,9 @@ def test_cites_are_verbatim(registry: dict[str, Program], pid: str) -> None:
     cites = [c.cite for c in program.checks]
     cites += [r.cite for r in program.review_chain if r.cite]
     cites += [d.cite for d in program.dates]
+    if program.naming is not None:
+        cites.append(program.naming.cite)
+        cites += [w for w in (program.naming.by, program.naming.plaque) if w]
     if program.studio_name is not None:
         cites.append(program.studio_name.cite)
     assert [c for c in cites if norm(c) not in seed] == []
@@ -337,6 +401,116 @@ def test_cites_are_verbatim(registry: dict[str, Program], pid: str) -> None:
         for quoted in re.findall(r"「([^」]*)」", q.help or ""):
             for part in quoted.split("……"):
                 assert norm(part) in seed, (q.id, part)
+
+
+# --- the applicant's organisation and who acts ------------------------------
+
+
+def acts_as_written(acts: Acts) -> dict[str, Any]:
+    return acts.model_dump(exclude_none=True)
+
+
+@pytest.mark.parametrize("pid", sorted(CHAINS))
+def test_who_acts_at_each_level(registry: dict[str, Program], pid: str) -> None:
+    chain = registry[pid].review_chain
+    have = [
+        (
+            level.id,
+            acts_as_written(level.acts) if level.acts else None,
+            [acts_as_written(j) for j in level.joint],
+        )
+        for level in chain
+    ]
+    assert have == CHAINS[pid]
+
+
+@pytest.mark.parametrize("pid", sorted(EXPECTED_IDS))
+def test_issuer_and_applicant_org(registry: dict[str, Program], pid: str) -> None:
+    program = registry[pid]
+    assert program.issuer == ISSUERS[pid]
+    assert program.applicant_org is not None
+    q = program.question(program.applicant_org)
+    assert q.type == QType.ORG
+    assert q.kinds
+    assert set(q.kinds) <= {"unit", "grassroots"}
+    # A level acting for the unit, or for a body of it, needs the applicant to be
+    # a unit: walking up from a grassroots union meets no unit.
+    if any(
+        level.acts and (level.acts.body or level.acts.nearest == ["unit"])
+        for level in program.review_chain
+    ):
+        assert q.kinds == ["unit"]
+    # Asked first thing, under its printed label.
+    assert program.section_of(q.id) is program.sections[0]
+    assert q.label in APPLICANT_UNIT_LABELS | {"所在单位"}
+    assert q.help
+    assert "「" in q.help
+
+
+@pytest.mark.parametrize("pid", sorted(EXPECTED_IDS))
+def test_only_the_applicant_org_is_an_org_question(registry: dict[str, Program], pid: str) -> None:
+    program = registry[pid]
+    orgs = [q.id for _, q in program.questions() if q.type == QType.ORG]
+    assert orgs == [program.applicant_org]
+    for _, q in program.questions():
+        for column in q.fields or []:
+            assert column.type != QType.ORG, (q.id, column.id)
+            if column.label == "所在单位":
+                assert column.type == QType.TEXT
+
+
+def test_no_suggestion_reads_the_applicant_org(registry: dict[str, Program]) -> None:
+    # An org answer is {code, name}: a "{unit}" slot would print the mapping.
+    for program in registry.values():
+        for _, q in program.questions():
+            for template in q.suggest or []:
+                assert "{" + (program.applicant_org or "") + "}" not in template, q.id
+
+
+@pytest.mark.parametrize("pid", sorted(EXPECTED_IDS))
+def test_levels_printed_or_worded(registry: dict[str, Program], pid: str) -> None:
+    chain = registry[pid].review_chain
+    printed = [level.label_printed for level in chain]
+    assert printed == [pid not in NO_FORM] * len(chain)
+
+
+def test_beijing_city_union_decides_with_the_science_commission(
+    registry: dict[str, Program],
+) -> None:
+    chain = registry["beijing-worker"].review_chain
+    unit, _, city = chain
+    assert (unit.reviewer, unit.opinion_label) == ("所在单位", "所在单位推荐意见")
+    assert unit.cite is not None
+    assert unit.cite.startswith("所在单位的推荐材料")
+    assert city.reviewer == "市总工会经济技术部（劳动保护部）"
+    assert [j.org for j in city.joint] == ["bj-kw"]
+    assert not any(level.panel for level in chain)
+    assert [level.joint for level in chain[:2]] == [[], []]
+
+
+def test_yangpu_panel_then_chair_office(registry: dict[str, Program]) -> None:
+    chain = registry["yangpu-model"].review_chain
+    assert [level.panel for level in chain] == [False, False, False, True, False]
+    assert [level.reviewer for level in chain[3:]] == ["区总工会评审小组", "区总工会主席办公会议"]
+    assert all(level.joint == [] for level in chain)
+
+
+@pytest.mark.parametrize("pid", sorted(EXPECTED_IDS))
+def test_naming(registry: dict[str, Program], pid: str) -> None:
+    naming = registry[pid].naming
+    assert naming is not None
+    assert (naming.by, naming.plaque) == NAMING[pid]
+    assert naming.by in naming.cite or pid == "beijing-worker"
+
+
+def test_dalian_model_naming_decided_by_the_chair_office_or_standing_committee(
+    registry: dict[str, Program],
+) -> None:
+    naming = registry["dalian-model"].naming
+    assert naming is not None
+    assert naming.cite == "经市总主席办公会或常委会讨论通过后，确定认定名单"
+    # 审定的工作室名称 is the final level's to fill, never the applicant's.
+    assert registry["dalian-model"].review_chain[-1].reviewer == "市总工会经济技术和劳动保护部"
 
 
 # --- broken definitions -----------------------------------------------------
@@ -351,6 +525,7 @@ def minimal(pid: str = "broken") -> dict[str, Any]:
         "kind": "创新工作室",
         "form_title": "申报表",
         "notice": "通知",
+        "issuer": "test",
         "sections": [
             {
                 "id": "main",
@@ -445,6 +620,74 @@ def test_id_must_match_file_name(tmp_path: Path) -> None:
     path = write(tmp_path, minimal("other-id"), name="broken")
     message = refused(path)
     assert f"{path}: id: [E020]" in message
+
+
+def with_org(data: dict[str, Any]) -> dict[str, Any]:
+    org = {"id": "unit", "label": "申报单位", "type": "org", "kinds": ["unit"], "help": "「单位」"}
+    data["sections"][0]["questions"].insert(0, org)
+    data["applicant_org"] = "unit"
+    data["review_chain"][0]["acts"] = {"nearest": ["grassroots"]}
+    return data
+
+
+def test_definition_with_an_org_question_loads(tmp_path: Path) -> None:
+    program = load_program(write(tmp_path, with_org(minimal())))
+    assert program.applicant_org == "unit"
+    assert program.review_chain[0].acts == Acts(nearest=["grassroots"])
+
+
+def test_applicant_org_must_be_an_org_question(tmp_path: Path) -> None:
+    data = with_org(minimal())
+    data["applicant_org"] = "leader_name"
+    path = write(tmp_path, data)
+    assert f"{path}: applicant_org: [E067]" in refused(path)
+
+
+def test_relative_acts_need_the_applicant_org(tmp_path: Path) -> None:
+    data = with_org(minimal())
+    del data["applicant_org"]
+    path = write(tmp_path, data)
+    assert f"{path}: review_chain[0].acts: [E069]" in refused(path)
+
+
+def test_level_naming_nobody(tmp_path: Path) -> None:
+    data = with_org(minimal())
+    del data["review_chain"][0]["acts"]
+    assert load_program(write(tmp_path, data)).issuer == "test"  # the issuer acts
+    del data["issuer"]
+    path = write(tmp_path, data)
+    assert f"{path}: review_chain[0].acts: [E068]" in refused(path)
+
+
+def test_acts_names_exactly_one(tmp_path: Path) -> None:
+    data = with_org(minimal())
+    data["review_chain"][0]["acts"] = {"nearest": ["grassroots"], "org": "dl"}
+    path = write(tmp_path, data)
+    message = refused(path)
+    assert "review_chain[0].acts" in message
+    assert "[E010]" in message
+
+
+def test_org_question_cannot_be_a_column(tmp_path: Path) -> None:
+    data = minimal()
+    data["sections"][0]["questions"].append(
+        {
+            "id": "members",
+            "label": "成员",
+            "type": "group",
+            "help": "「成员」",
+            "fields": [{"id": "unit", "label": "所在单位", "type": "org", "kinds": ["unit"]}],
+        }
+    )
+    path = write(tmp_path, data)
+    assert "[E045]" in refused(path)
+
+
+def test_org_question_names_its_kinds(tmp_path: Path) -> None:
+    data = with_org(minimal())
+    del data["sections"][0]["questions"][0]["kinds"]
+    path = write(tmp_path, data)
+    assert f"{path}: sections[0].questions[0].kinds: [E046]" in refused(path)
 
 
 def test_broken_file_stops_the_registry(tmp_path: Path) -> None:
