@@ -212,6 +212,33 @@ def _cross_check(p: Program, file: str) -> Iterator[DefinitionProblem]:
         if target is None or target.type != "text":
             message = f"'{p.studio_name.field}' is not a text question of this program"
             yield DefinitionProblem(file, "studio_name.field", "E065", message)
+    yield from _check_chain(p, file, known)
+
+
+def _check_chain(p: Program, file: str, known: dict[str, Question]) -> Iterator[DefinitionProblem]:
+    """Who acts at each level can be worked out: a level relative to the applicant's
+    organisation needs the question that asks it, a level naming nobody needs
+    the program's issuer."""
+    if p.applicant_org is not None:
+        target = known.get(p.applicant_org)
+        if target is None or target.type != "org":
+            message = f"'{p.applicant_org}' is not an org question of this program"
+            yield DefinitionProblem(file, "applicant_org", "E067", message)
+    for li, level in enumerate(p.review_chain):
+        where = f"review_chain[{li}]"
+        if level.acts is None and p.issuer is None:
+            message = f"level '{level.id}' names nobody: give 'acts' or the program's 'issuer'"
+            yield DefinitionProblem(file, f"{where}.acts", "E068", message)
+        whos = ([("acts", level.acts)] if level.acts else []) + [
+            (f"joint[{ji}]", acts) for ji, acts in enumerate(level.joint)
+        ]
+        for name, acts in whos:
+            if acts is not None and acts.relative and p.applicant_org is None:
+                message = (
+                    f"level '{level.id}' acts relative to the applicant's organisation, "
+                    "but the program has no 'applicant_org' question"
+                )
+                yield DefinitionProblem(file, f"{where}.{name}", "E069", message)
 
 
 def _check_in_order(

@@ -47,6 +47,23 @@ class QType(StrEnum):
     PHOTO = "photo"
     FILE = "file"
     SUM = "sum"
+    ORG = "org"
+
+
+OrgKind = Literal[
+    "city",
+    "district",
+    "industry",
+    "zone",
+    "federation",
+    "grassroots",
+    "unit",
+    "department",
+    "commission",
+]
+"""Kinds of organisation a definition may name (``storage.models.OrganisationKind``)."""
+
+ORG_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
 OPTION_ID_PATTERN = r"^\S(?:.{0,62}\S)?$"
@@ -191,6 +208,8 @@ class Question(Strict):
     accept: list[str] | None = None
     # sum: computed from sibling numeric fields, never asked
     of: list[str] | None = None
+    # org: the kinds of organisation the applicant may pick (grassroots union, unit)
+    kinds: list[OrgKind] | None = None
     # answer suggestions shown as buttons; "{field}" and "{today}" are filled in
     suggest: list[str] | None = None
 
@@ -227,16 +246,74 @@ class Check(Strict):
     cite: Annotated[str, Field(min_length=1)]
 
 
+class Acts(Strict):
+    """Who acts for a level, relative to the applicant's organisation: exactly one of
+
+    * ``nearest``: the applicant's organisation itself, or its nearest ancestor,
+      of one of these kinds (``[unit]``, ``[grassroots]``, ``[district, industry]``);
+    * ``body``: the body of the applicant's unit with this name (技术部门, 党委, 党政),
+      an organisation of kind ``department`` under the unit;
+    * ``org``: a fixed organisation, by its code in the organisation file.
+    """
+
+    nearest: Annotated[list[OrgKind], Field(min_length=1)] | None = None
+    body: Annotated[str, Field(min_length=1)] | None = None
+    org: Annotated[str, Field(pattern=ORG_CODE_PATTERN)] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Acts:
+        given = [k for k in ("nearest", "body", "org") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("say who acts with exactly one of nearest, body or org")
+        return self
+
+    @property
+    def relative(self) -> bool:
+        """Whether this depends on the applicant's organisation."""
+        return self.org is None
+
+
 class ReviewLevel(Strict):
-    """One level of the review chain: who writes which opinion box."""
+    """One level of the review chain: who writes which opinion box.
+
+    ``acts`` says which organisation's staff decide (the program's ``issuer``
+    when left out); ``joint`` adds organisations that decide the level together
+    with it (each must agree: Beijing's 市总工会 with the 市科委); a ``panel``
+    level is decided by its organisation's reviewers each giving an opinion and
+    an administrator (the convener) closing it with the panel's result.
+    ``label_printed`` is False where the seed prints no form and the label is
+    worded from its text.
+    """
 
     id: Annotated[str, Field(pattern=ID_PATTERN)]
     reviewer: Annotated[str, Field(min_length=1)]
     opinion_label: Annotated[str, Field(min_length=1)]
+    label_printed: bool = True
     stamp: bool = True
     signature: bool = False
     action: Annotated[str, Field(min_length=1)]
+    acts: Acts | None = None
+    joint: list[Acts] = Field(default_factory=list)
+    panel: bool = False
+    suggest: list[Annotated[str, Field(min_length=1)]] | None = None
+    """Opinion texts offered as buttons (default: 「同意<action>」)."""
     cite: str | None = None
+
+    @model_validator(mode="after")
+    def _panel_alone(self) -> ReviewLevel:
+        if self.panel and self.joint:
+            raise ValueError("a level is a panel or joint, not both")
+        return self
+
+
+class Naming(Strict):
+    """How the final approval names the studio, in the seed's words."""
+
+    by: Annotated[str, Field(min_length=1)]
+    """Who decides the naming (市总主席办公会或常委会, 区总工会主席办公会议)."""
+    plaque: str | None = None
+    """How the plaque is handed over (集中命名授牌), if the seed says."""
+    cite: Annotated[str, Field(min_length=1)]
 
 
 class DateKind(StrEnum):
@@ -322,6 +399,13 @@ class Program(Strict):
     notice: Annotated[str, Field(min_length=1)]
     date_style: Literal["iso", "compact"] = "iso"
     studio_name: StudioName | None = None
+    issuer: Annotated[str, Field(pattern=ORG_CODE_PATTERN)] | None = None
+    """The code of the issuing union (the organisation file's): its subtree is where
+    applicants find their organisation, its administrators place the ones who
+    find none, and levels without ``acts`` are its own."""
+    applicant_org: str | None = None
+    """The question (of type ``org``) where the applicant names their organisation."""
+    naming: Naming | None = None
     sections: Annotated[list[Section], Field(min_length=1)]
     checks: list[Check] = Field(default_factory=list)
     review_chain: Annotated[list[ReviewLevel], Field(min_length=1)]

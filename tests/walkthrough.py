@@ -108,7 +108,10 @@ class Applicant:
         paragraphs: int = 1,
         rows: int = 0,
         uploads: bool = True,
+        unit: str = "申报单位示例",
     ) -> None:
+        self.unit = unit
+        """What is typed at the organisation question (the first match is picked)."""
         self.program = program
         self.today = today
         self.long_chars = long_chars
@@ -136,7 +139,16 @@ class Applicant:
             return Press(Action.SUGGEST, 0)
         if target.type in (QType.PHOTO, QType.FILE):
             return self._upload(target, len(value or []))
+        if target.type == QType.ORG:
+            return self._organisation(w.scratch)
         return _pick(target, w.scratch) or Text(text_for(target))
+
+    def _organisation(self, scratch: dict[str, Any]) -> Move:
+        """Type the unit's name, then pick the first match (or keep the typed name)."""
+        if scratch.get("typed") != self.unit:
+            return Text(self.unit)
+        found = scratch.get("found") or []
+        return Press(Action.CHOOSE, 0, stable_key(found[0][0]) if found else "typed")
 
     def _long_text(self, q: Question, written: str) -> Move:
         want = max(q.min_chars or 0, 20, self.long_chars) + 10

@@ -155,6 +155,8 @@ class QuestionType:
             yield "fields", "E035", f"only a group has fields, not a '{self.name}'"
         if q.of is not None:
             yield "of", "E041", "only a sum takes 'of'"
+        if q.kinds is not None and self.name != "org":
+            yield "kinds", "E047", "only an org question takes 'kinds'"
 
 
 def refusal(q: Question, err: InvalidAnswer) -> Refusal:
