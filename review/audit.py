@@ -25,6 +25,14 @@ class AuditAct(StrEnum):
     INVITE_USED = "invite_used"
     INVITE_REVOKED = "invite_revoked"
     ROLE_REMOVED = "role_removed"
+    SUBMITTED = "submitted"
+    PLACED = "placed"
+    APPROVED = "approved"
+    RETURNED = "returned"
+    REJECTED = "rejected"
+    PANEL_OPINION = "panel_opinion"
+    NAMED = "named"
+    WITHDRAWN = "withdrawn"
 
 
 def record(

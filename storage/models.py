@@ -70,8 +70,13 @@ class ApplicationStatus(StrEnum):
     SUBMITTED = "submitted"
     IN_REVIEW = "in_review"
     RETURNED = "returned"
-    APPROVED = "approved"
+    APPROVED = "approved"  # named: the last level approved
     REJECTED = "rejected"
+
+    @property
+    def editable(self) -> bool:
+        """Whether the applicant may change answers (a draft, or returned for revision)."""
+        return self in (ApplicationStatus.DRAFT, ApplicationStatus.RETURNED)
 
 
 LOCALE_CHARS = 35
@@ -89,6 +94,12 @@ class Person(SQLModel, table=True):
     """The person's language: as their channel reported it on first contact (a tag
     such as ``en`` or ``zh-hans``), else the product's default."""
     active_application_id: int | None = Field(default=None)
+    pending: dict[str, Any] = Field(
+        default_factory=dict, sa_type=_json(), sa_column_kwargs={"server_default": "{}"}
+    )
+    """What the person's next typed message is for, outside a declaration: an opinion
+    being written on a review task (``{"task": id, "act": "approve", "no": n}``), or a
+    search for the organisation an administrator places a declaration under."""
     created_at: dt.datetime = Field(sa_type=UTCDateTime())
     updated_at: dt.datetime = Field(sa_type=UTCDateTime())
 
@@ -134,6 +145,14 @@ class Application(SQLModel, table=True):
     cursor: dict[str, Any] = Field(default_factory=dict, sa_type=_json())
     revision: int = 0
     review_level: int = 0
+    """The level of the review chain the declaration is at (or returned from)."""
+    organisation_id: int | None = Field(default=None, foreign_key="organisations.id", index=True)
+    """The applicant's organisation once known (picked, or placed by an administrator):
+    every level of the chain is worked out from it."""
+    submission_no: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    """The number of the latest submitted version (0: never submitted)."""
+    named_as: str | None = Field(default=None, max_length=255)
+    """The studio's name as the final level approved it (审定的工作室名称)."""
     created_at: dt.datetime = Field(sa_type=UTCDateTime())
     updated_at: dt.datetime = Field(sa_type=UTCDateTime())
     submitted_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime())
@@ -352,3 +371,80 @@ class OutboxMessage(SQLModel, table=True):
     and its lease run out was cut off mid-send and is given up, never sent twice."""
     parts_sent: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     """Parts of a long text already delivered, so a retry sends only the rest."""
+
+
+# --------------------------------------------------------------------------- the review chain
+
+
+class Submission(SQLModel, table=True):
+    """One submitted version of a declaration, never changed: what the reviewers read
+    and decided on.  ``sha256`` hashes the answers (and the attached files' hashes),
+    so an opinion is tied to exactly the text it judged."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (
+        sa.UniqueConstraint("application_id", "number", name="uq_submissions_application_number"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int = Field(foreign_key="applications.id", index=True)
+    number: int
+    sha256: str = Field(max_length=64)
+    answers: dict[str, Any] = Field(default_factory=dict, sa_type=_json())
+    submitted_at: dt.datetime = Field(sa_type=UTCDateTime())
+
+
+class TaskState(StrEnum):
+    """Where one organisation's part of one level stands."""
+
+    OPEN = "open"
+    APPROVED = "approved"
+    RETURNED = "returned"
+    REJECTED = "rejected"
+    CLOSED = "closed"  # ended without a decision of its own (withdrawn, another seat decided)
+
+
+class ReviewTask(SQLModel, table=True):
+    """One organisation's turn to decide at one level on one submitted version.
+
+    A joint level opens one task per organisation (``seat`` 0, 1, ...); the level
+    passes when every seat approved.  A decision writes ``state`` from ``open``
+    in one conditional update, so of two reviewers pressing at once exactly one
+    decides."""
+
+    __tablename__ = "review_tasks"
+    __table_args__ = (
+        sa.Index("ix_review_tasks_org_state_opened", "organisation_id", "state", "opened_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int = Field(foreign_key="applications.id", index=True)
+    submission_no: int
+    level: int
+    level_id: str = Field(max_length=64)
+    seat: int = 0
+    organisation_id: int = Field(foreign_key="organisations.id")
+    state: str = Field(default=TaskState.OPEN.value, max_length=16)
+    opened_at: dt.datetime = Field(sa_type=UTCDateTime())
+    decided_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime())
+    decided_by: int | None = Field(default=None, foreign_key="persons.id")
+    decided_role: str | None = Field(default=None, max_length=16)
+    opinion: str | None = Field(default=None, sa_type=sa.Text())
+    approved_name: str | None = Field(default=None, max_length=255)
+
+
+class PanelOpinion(SQLModel, table=True):
+    """A panel member's opinion on a task of a panel level (one per member and task;
+    a member may change it until the convener closes the level)."""
+
+    __tablename__ = "panel_opinions"
+    __table_args__ = (
+        sa.UniqueConstraint("task_id", "person_id", name="uq_panel_opinions_task_person"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="review_tasks.id", index=True)
+    person_id: int = Field(foreign_key="persons.id")
+    agree: bool
+    opinion: str = Field(sa_type=sa.Text())
+    at: dt.datetime = Field(sa_type=UTCDateTime())
