@@ -323,8 +323,12 @@ class Walker:
             )
         ]
 
+    def shown(self) -> dict[str, list[Question]]:
+        """Each section's visible questions, by section id."""
+        return {s.id: self._visible_in(s) for s in self.p.sections}
+
     def preview(self) -> View:
-        shown = {s.id: self._visible_in(s) for s in self.p.sections}
+        shown = self.shown()
         return screens.preview(self.p, shown, self.answers, self.warnings(), self.problems())
 
     def preview_actions(self) -> View:
@@ -549,9 +553,7 @@ class Walker:
         return True
 
     # ------------------------------------------------------------------ uploads
-    def on_upload_check(
-        self, *, sent_as: str, mime_type: str, size: int | None
-    ) -> str | None:
+    def on_upload_check(self, *, sent_as: str, mime_type: str, size: int | None) -> str | None:
         """Why an upload cannot be taken now (a locale key), or None if it can.
 
         Runs before the download, on what the client claims (kind, type, size),

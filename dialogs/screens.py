@@ -248,6 +248,16 @@ def preview(
     return View(lines=(*lines, *tail.lines), buttons=tail.buttons, kind="preview")
 
 
+def section_page(
+    program: Program, section: Section, questions: list[Question], answers: dict[str, Any]
+) -> list[Part]:
+    """One section of a declaration as read by a reviewer: its title and answers."""
+    lines: list[Part] = [msg("engine.preview.section", title=section.title)]
+    for q in questions:
+        lines += _answer_lines(q, answers.get(q.id))
+    return lines
+
+
 def preview_actions(
     program: Program,
     shown: dict[str, list[Question]],

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from dialogs.flows import applicant, menus, staff, uploads
+from dialogs.flows import applicant, menus, placing, progress, review, staff, uploads
 from dialogs.i18n import Locale
 from dialogs.loader import ProgramRegistry
 from dialogs.textfit import clean_text
@@ -171,18 +171,41 @@ class Conversation:
             yield Turn(desk=self.desk, session=session, user=row, now=now, loaded=active)
 
 
+BUTTON_FLOWS = (
+    (review.ACTIONS, review.button),
+    (progress.ACTIONS, progress.button),
+    (placing.ACTIONS, placing.button),
+    (staff.ACTIONS, staff.button),
+)
+"""Which flow a button belongs to; every other button acts on the applicant's draft."""
+
+
 async def _dispatch(turn: Turn, event: Inbound) -> Outcome:
+    if isinstance(event, ButtonIn):
+        for actions, flow in BUTTON_FLOWS:
+            if event.action in actions:
+                return await flow(turn, event)
+        _drop_pending(turn)
+        return await applicant.button(turn, event)
     if isinstance(event, CommandIn):
+        _drop_pending(turn)
         return await menus.command(turn, event.name, event.args)
     if isinstance(event, UnsupportedIn):
         return await menus.unsupported(turn, event.kind)
-    if isinstance(event, ButtonIn) and event.action in staff.ACTIONS:
-        return await staff.button(turn, event)
-    if isinstance(event, ButtonIn):
-        return await applicant.button(turn, event)
     if isinstance(event, TextIn):
+        for side in (review.text, placing.text):
+            out = await side(turn, event.text)
+            if out is not None:
+                return out
         return await applicant.text(turn, event.text)
     raise TypeError(f"unexpected event {event!r}")
+
+
+def _drop_pending(turn: Turn) -> None:
+    """An opinion or a search half written is dropped when the person turns elsewhere
+    (a command, their own form), so later text is never taken for it."""
+    if turn.user.pending:
+        turn.user.pending = {}
 
 
 async def _redelivered(turn: Turn) -> Outcome:

@@ -79,6 +79,21 @@ class Turn:
             raise LookupError(f"program {app.program_id} is not served")
         return program
 
+    def title_of(self, app: Application, *, bare: bool = False) -> str:
+        """The program's title, with the studio's own name once the leader has given it
+        (``studio_name`` of the definition says which answer it is), so that several
+        declarations can be told apart; ``bare``: the studio's name alone ("" if none)."""
+        program = self.desk.registry.get(app.program_id)
+        if program is None:
+            return "" if bare else app.program_id
+        spec = program.studio_name
+        name = app.answers.get(spec.field) if spec is not None else None
+        if not isinstance(name, str) or not name:
+            return "" if bare else program.button_title
+        if bare:
+            return name
+        return self.t("engine.status.named", program=program.button_title, name=name)
+
     def walker(self, app: Application) -> Walker:
         return Walker(self.program(app), app.answers, app.cursor, today=self.today())
 
@@ -92,7 +107,7 @@ class Turn:
             app = await repo.get_application(self.session, application_id=app_id)
         if (
             app is None
-            or app.status != ApplicationStatus.DRAFT.value
+            or not ApplicationStatus(app.status).editable
             or self.desk.registry.get(app.program_id) is None
         ):
             self.user.active_application_id = None

@@ -41,6 +41,23 @@ class Action(IntEnum):
     STAFF_INVITE = 23  # arg: the organisation to invite a reviewer to
     STAFF_REMOVE = 24  # arg: the membership to remove (asks to confirm)
     STAFF_REMOVE_OK = 25  # arg: the membership to remove
+    # The review chain: arg is a review task, the state slots carry the declaration
+    # and the version (submission number) the button was shown for.
+    REVIEW_SHOW = 26  # a task's card again
+    REVIEW_READ = 27  # key: the section of the submitted version to read
+    REVIEW_APPROVE = 28  # asks for the opinion
+    REVIEW_RETURN = 29  # asks for the reason
+    REVIEW_REJECT = 30  # asks for the reason
+    REVIEW_SUGGEST = 31  # key: the suggested text's number
+    REVIEW_CANCEL = 32  # drop the opinion being written
+    REVIEW_VOTE_YES = 33  # a panel member agrees (asks for the opinion)
+    REVIEW_VOTE_NO = 34  # a panel member disagrees (asks for the opinion)
+    INBOX = 35  # what waits for me
+    WITHDRAW = 36  # arg: the declaration to take back (asks to confirm)
+    WITHDRAW_OK = 37  # arg: the declaration to take back
+    PLACE = 38  # arg: a declaration to put under an organisation (administrators)
+    PLACE_PICK = 39  # arg: the declaration; key: the organisation's button key
+    TIMELINE = 40  # arg: the declaration whose review history to show
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """The ``studiobot`` command: run the bot, chat in the terminal, check programs,
-upgrade the database, import organisations and invite union staff."""
+upgrade the database, import organisations, invite union staff and print how a
+declaration was decided."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from bot import logsafe
 from dialogs.i18n import Locale
 from dialogs.loader import DefinitionError, load_program
 from storage.migrate import upgrade_to_head
-from studiobot import staffcli
+from studiobot import auditcli, staffcli
 from studiobot.app import build_conversation, load_programs, serve_telegram
 from studiobot.settings import Settings
 
@@ -40,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     dsub = db.add_subparsers(dest="action", required=True)
     dsub.add_parser("upgrade", help="bring the database to the newest schema")
     staffcli.add_parsers(sub)
+    auditcli.add_parser(sub)
     return parser
 
 
@@ -166,6 +168,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Locale], int]] = {
     "run": _run,
     "org": staffcli.org,
     "invite": staffcli.invite,
+    "audit": auditcli.audit,
 }
 
 

@@ -57,7 +57,7 @@ def _now() -> dt.datetime:
 
 
 @asynccontextmanager
-async def _database(settings: Settings) -> AsyncIterator[SessionFactory]:
+async def database(settings: Settings) -> AsyncIterator[SessionFactory]:
     await upgrade_to_head(settings.database_url)
     engine = create_engine(settings.database_url)
     try:
@@ -75,7 +75,7 @@ def org(args: argparse.Namespace, settings: Settings, loc: Locale) -> int:
 
 async def _import(settings: Settings, loc: Locale, path: Path) -> int:
     try:
-        async with _database(settings) as sessions, sessions() as session, session.begin():
+        async with database(settings) as sessions, sessions() as session, session.begin():
             counts = await orgs.import_file(session, path=path, now=_now())
     except OrgFileError as exc:
         print(loc.t("staff.cli.refused"), file=sys.stderr)
@@ -99,7 +99,7 @@ async def _import(settings: Settings, loc: Locale, path: Path) -> int:
 
 
 async def _list(settings: Settings, loc: Locale) -> int:
-    async with _database(settings) as sessions, sessions() as session, session.begin():
+    async with database(settings) as sessions, sessions() as session, session.begin():
         lines = await orgs.tree(session)
     if not lines:
         print(loc.t("staff.cli.tree_empty"))
@@ -133,7 +133,7 @@ def invite(args: argparse.Namespace, settings: Settings, loc: Locale) -> int:
 
 
 async def _invite(settings: Settings, loc: Locale, code: str, role: StaffRole, days: int) -> int:
-    async with _database(settings) as sessions, sessions() as session, session.begin():
+    async with database(settings) as sessions, sessions() as session, session.begin():
         found = await staff.organisation(session, code=code)
         if found is None:
             print(loc.t("staff.cli.no_org", code=code), file=sys.stderr)
@@ -182,7 +182,7 @@ async def bot_username(settings: Settings, loc: Locale) -> tuple[str | None, str
 
 
 async def _revoke(settings: Settings, loc: Locale, reference: str) -> int:
-    async with _database(settings) as sessions, sessions() as session, session.begin():
+    async with database(settings) as sessions, sessions() as session, session.begin():
         found = await invites.find(session, reference=reference)
         if found is None:
             print(loc.t("staff.cli.revoke_unknown"), file=sys.stderr)

@@ -1,6 +1,11 @@
 """``studiobot chat``: the same dialogs in a terminal, for trying the product
 on a fresh machine and for scripting it through standard input.
 
+One terminal may play several people: ``--user NAME`` names the first, and
+``/as NAME`` switches to another (an applicant, then the reviewer of each
+level), each a person of their own; what the outbox holds for a person is
+printed when the terminal plays them.
+
 Buttons become numbered choices.  Where a question takes typed text, a bare
 number is an answer, so buttons are chosen with ``#n``; elsewhere ``n`` alone
 picks button n.  A line naming an existing file uploads it.  End of input
@@ -26,6 +31,9 @@ from storage import outbox
 from storage.models import OutboxMessage
 
 BUTTON_RE = re.compile(r"^(#?)(\d{1,3})$")
+AS_RE = re.compile(r"/as(?:\s+(.*))?", re.DOTALL)
+"""``/as NAME``: the terminal plays another person from the next line on."""
+NAME_CHARS = 64
 COMMAND_RE = re.compile(r"/([a-z]+)(?:\s+(.*))?", re.DOTALL)
 
 
@@ -67,6 +75,10 @@ class Terminal:
         text = line.strip()
         if not text:
             return None
+        switch = AS_RE.fullmatch(text)
+        if switch:
+            self.become((switch.group(1) or "").strip())
+            return None
         command = COMMAND_RE.fullmatch(text)
         if command:  # "/start <token>" opens an invitation, as its link does in Telegram
             return CommandIn(command.group(1), (command.group(2) or "").strip())
@@ -86,6 +98,17 @@ class Terminal:
         if len(text) < 4096 and path.is_file():
             return _file_event(path)
         return TextIn(line.rstrip("\n"))
+
+    def become(self, name: str) -> None:
+        """Play ``name`` from now on (an applicant, a reviewer of some level...): each
+        name is a person of its own, as separate Telegram accounts would be."""
+        name = " ".join(name.split())[:NAME_CHARS]
+        if not name:
+            self._print(self.loc.t("cli.as_usage", name=self.user.external_id))
+            return
+        self.user = UserRef("terminal", name, name)
+        self.last = None
+        self._print(self.loc.t("cli.as_now", name=name))
 
     async def send(self, event: Inbound) -> None:
         self.show(await self.conversation.handle(self.user, event))
@@ -154,9 +177,12 @@ async def chat(
         line = await asyncio.to_thread(stdin.readline)
         if line == "":
             break
+        playing = terminal.user
         event = terminal.parse(line)
         if event is not None:
             await terminal.send(event)
+        elif terminal.user != playing:
+            await terminal.deliver()  # what waited for the person now played
     terminal._print(terminal.loc.t("cli.bye"))
 
 

@@ -48,6 +48,7 @@ PNG = base64.b64decode(
 ALPHA = """\
 id: alpha
 version: 1
+issuer: test-union
 seed: "100"
 union: 甲市总工会
 kind: 劳模创新工作室
@@ -80,6 +81,7 @@ sections:
 BETA = """\
 id: beta
 version: 1
+issuer: test-union
 seed: "200"
 union: 乙区总工会
 kind: 职工创新工作室
@@ -585,12 +587,11 @@ async def test_submit_is_refused_while_an_answer_is_missing_then_accepted(
     assert "✅ 必填项已全部完成" in last(out).text
 
     out = await press(conv, last(out), Action.SUBMIT)
-    assert last(out).text.startswith(
-        "✅ 已提交「甲市总工会 · 劳模创新工作室」！\n接下来依次由以下各级签署意见：区总工会"
-    )
+    assert last(out).text.startswith("✅ 已提交「甲市总工会 · 劳模创新工作室」")
     assert "区总工会 → 甲市总工会" in last(out).text
     app = await only(sessions)
-    assert app.status == "submitted"
+    assert app.status == "submitted"  # no organisation list: waits to be placed
+    assert app.submission_no == 1
     assert app.submitted_at == NOW
     assert app.review_level == 0
     assert app.cursor == {"mode": "done"}

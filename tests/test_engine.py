@@ -44,6 +44,7 @@ LOC = Locale("zh-CN")
 HEADER = """\
 id: t-prog
 version: 1
+issuer: test-union
 seed: "900"
 union: 测试市总工会
 kind: 职工创新工作室

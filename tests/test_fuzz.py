@@ -95,6 +95,7 @@ MESSAGE_METHODS = {
 FUZZ_PROGRAM = """\
 id: fuzz-uploads
 version: 1
+issuer: test-union
 seed: "900"
 union: 测试市总工会
 kind: 职工创新工作室

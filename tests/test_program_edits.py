@@ -26,6 +26,7 @@ def program(version: int, options: str, extra: str = "") -> str:
     return f"""\
 id: delta
 version: {version}
+issuer: test-union
 seed: "400"
 union: 丁市总工会
 kind: 职工创新工作室

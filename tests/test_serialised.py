@@ -32,6 +32,7 @@ NOW = dt.datetime(2026, 6, 18, 2, 30, tzinfo=dt.UTC)
 PROGRAM = """\
 id: gamma
 version: 1
+issuer: test-union
 seed: "300"
 union: 丙市总工会
 kind: 职工创新工作室

@@ -197,6 +197,7 @@ def test_every_kind_has_a_readable_name(lang: str) -> None:
 PROGRAM = """\
 id: uploads
 version: 1
+issuer: test-union
 seed: "300"
 union: 丙市总工会
 kind: 职工创新工作室

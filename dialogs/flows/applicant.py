@@ -3,11 +3,13 @@ and submitting."""
 
 from __future__ import annotations
 
-from dialogs.flows import menus
+from dialogs import announce
+from dialogs.flows import menus, orgsearch, review
 from dialogs.schema import Program
 from dialogs.turn import Turn
 from dialogs.ui import Action, ButtonIn, Outcome
 from dialogs.view import View, msg, notice
+from review import chain
 from storage import repo
 from storage.models import Application, ApplicationStatus
 
@@ -20,7 +22,7 @@ async def open_program(turn: Turn, program: Program) -> Outcome:
     app = await repo.find_open_application(
         turn.session, user_id=turn.user.id or 0, program_id=program.id
     )
-    if app is not None and app.status != ApplicationStatus.DRAFT.value:
+    if app is not None and not ApplicationStatus(app.status).editable:
         turn.user.active_application_id = None
         return await menus.status(turn)
     intro: list[View] = []
@@ -49,6 +51,8 @@ async def open_program(turn: Turn, program: Program) -> Outcome:
         walker = turn.walker(app)
         if not app.cursor:
             walker.start()
+        elif walker.mode == "done":  # returned for revision, or withdrawn: back to the preview
+            walker.cur = {"mode": "preview"}
         intro.append(notice(msg("engine.resumed", program=program.button_title)))
     turn.user.active_application_id = app.id
     turn.user.updated_at = turn.now
@@ -101,25 +105,45 @@ async def text(turn: Turn, typed: str) -> Outcome:
     if app is None:
         return turn.menu(turn.t("engine.no_active"))
     walker = turn.walker(app)
+    if walker.mode == "ask":
+        target, _, _ = walker.target()
+        if target.type == "org":
+            await orgsearch.look_up(turn, turn.program(app), target, walker, typed)
     return await turn.apply(app, walker, walker.on_text(typed))
 
 
 async def submit(turn: Turn, app: Application) -> Outcome:
-    """Submit if nothing is missing (else say what is), and tell who decides next."""
+    """Submit if nothing is missing (else say what is): the answers become a version
+    of their own, the level that should see it gets it, and the applicant is told
+    who decides next."""
     program = turn.program(app)
     walker = turn.walker(app)
     if not walker.submit():
         return await turn.apply(app, walker, walker.step)
-    app.status = ApplicationStatus.SUBMITTED.value
-    app.submitted_at = turn.now
-    app.review_level = 0
     turn.user.active_application_id = None
+    # The draft's own state first (cursor, history), then the review side moves it on.
+    await turn.apply(app, walker, walker.step)
+    moved = await chain.submit(turn.session, app=app, program=program, now=turn.now)
+    if moved.outcome == "routed":
+        await announce.new_tasks(turn, program, moved)
+    else:
+        await announce.unplaced(turn, program, app)
     levels = turn.t("engine.sep.chain").join(lv.reviewer for lv in program.review_chain)
-    submitted = msg(
-        "engine.submitted",
-        program=program.button_title,
-        reviewer=program.review_chain[0].reviewer,
-        levels=levels,
-    )
-    walker.step.views.append(notice(submitted))
-    return await turn.apply(app, walker, walker.step)
+    here = program.review_chain[app.review_level]
+    if moved.outcome == "routed":
+        orgs = await review.organisations_named(turn, [t.organisation_id for t in moved.opened])
+        names = turn.t("engine.sep.list").join(o.name for o in orgs)
+        text = turn.t(
+            "engine.submitted",
+            program=turn.title_of(app),
+            reviewer=here.reviewer,
+            organisation=names,
+            levels=levels,
+            version=app.submission_no,
+        )
+    else:
+        text = turn.t("engine.submitted_unplaced", program=turn.title_of(app), levels=levels)
+    out = turn.menu(text)
+    out.replies[0].application_id = app.id or 0
+    out.replies[0].revision = app.revision
+    return out

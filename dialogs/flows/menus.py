@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from dialogs.flows import staff
+from dialogs.flows import review, staff
 from dialogs.turn import Turn
 from dialogs.ui import Action, Button, Outcome, Reply
 from storage import repo
@@ -34,6 +34,8 @@ async def command(turn: Turn, name: str, args: str = "") -> Outcome:
         return await program_list(turn)
     if name == "status":
         return await status(turn)
+    if name == "inbox":
+        return await review.inbox(turn)
     if name == "cancel":
         return await leave(turn)
     if len(name) > COMMAND_NAME_CHARS:
@@ -81,28 +83,19 @@ async def status(turn: Turn) -> Outcome:
         if turn.desk.registry.get(app.program_id) is None:
             continue
         lines.append(_status_line(turn, n, app))
-        if app.status == ApplicationStatus.DRAFT.value:
-            title = turn.program(app).button_title
+        title = turn.program(app).button_title
+        if ApplicationStatus(app.status).editable:
             label = turn.t("engine.btn.resume", program=title)
             buttons.append([Button(label, Action.RESUME, app.id or 0)])
+        if app.submission_no:
+            label = turn.t("review.btn.timeline_n", n=n)
+            buttons.append([Button(label, Action.TIMELINE, app.id or 0)])
     return Outcome(replies=[Reply(text="\n".join(lines), buttons=buttons)])
-
-
-def _titled(turn: Turn, app: Application) -> str:
-    """The program's title, with the studio's own name once the leader has given it
-    (``studio_name`` of the definition says which answer that is), so that
-    several declarations can be told apart."""
-    program = turn.program(app)
-    spec = program.studio_name
-    name = app.answers.get(spec.field) if spec is not None else None
-    if not isinstance(name, str) or not name:
-        return program.button_title
-    return turn.t("engine.status.named", program=program.button_title, name=name)
 
 
 def _status_line(turn: Turn, n: int, app: Application) -> str:
     program = turn.program(app)
-    title = _titled(turn, app)
+    title = turn.title_of(app)
     if app.status == ApplicationStatus.DRAFT.value:
         walker = turn.walker(app)
         visible = walker.visible()
@@ -122,6 +115,7 @@ def _status_line(turn: Turn, n: int, app: Application) -> str:
         program=title,
         submitted=turn.local(app.submitted_at or app.updated_at, "%Y-%m-%d"),
         reviewer=level.reviewer,
+        name=app.named_as or "",
     )
 
 

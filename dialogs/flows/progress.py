@@ -1,0 +1,101 @@
+"""The applicant's side of the review: where a declaration stands (each level, its
+organisation, the opinion, who and when), and taking it back before anyone
+has decided on it."""
+
+from __future__ import annotations
+
+from dialogs.flows import menus
+from dialogs.turn import Turn
+from dialogs.ui import Action, Button, ButtonIn, Outcome, Reply
+from review import chain
+from storage import repo, staff
+from storage import review as data
+from storage.models import Application, ApplicationStatus, Organisation, ReviewTask, TaskState
+
+ACTIONS = frozenset({Action.TIMELINE, Action.WITHDRAW, Action.WITHDRAW_OK})
+DB_INT_MAX = 2**31 - 1
+
+
+async def button(turn: Turn, event: ButtonIn) -> Outcome:
+    """进度 / 撤回 pressed: only ever on the presser's own declaration."""
+    if not 0 <= event.arg <= DB_INT_MAX:
+        return await menus.stale(turn)
+    app = await repo.get_application(turn.session, application_id=event.arg, for_update=True)
+    if app is None or app.user_id != turn.user.id or turn.desk.registry.get(app.program_id) is None:
+        return await menus.stale(turn)
+    if event.action is Action.TIMELINE:
+        return await timeline(turn, app)
+    if event.action is Action.WITHDRAW:
+        buttons = [
+            [Button(turn.t("review.btn.withdraw_ok"), Action.WITHDRAW_OK, app.id or 0)],
+            [Button(turn.t("review.btn.keep"), Action.TIMELINE, app.id or 0)],
+        ]
+        text = turn.t("review.withdraw.confirm", title=turn.title_of(app))
+        return Outcome(replies=[Reply(text=text, buttons=buttons)])
+    if not await chain.withdraw(turn.session, app=app, person_id=turn.user.id or 0, now=turn.now):
+        out = await timeline(turn, app)
+        out.replies.insert(0, Reply(text=turn.t("review.withdraw.too_late")))
+        return out
+    text = turn.t("review.withdraw.done", title=turn.title_of(app))
+    resume = turn.t("engine.btn.resume", program=turn.program(app).button_title)
+    buttons = [[Button(resume, Action.RESUME, app.id or 0)]]
+    return Outcome(replies=[Reply(text=text, buttons=buttons)])
+
+
+async def timeline(turn: Turn, app: Application) -> Outcome:
+    """Every level so far, oldest first: organisation, what it decided, the opinion,
+    who signed and when; then the stage now."""
+    program = turn.program(app)
+    tasks = await data.tasks_of(turn.session, application_id=app.id or 0)
+    lines = [turn.t("review.timeline.title", title=turn.title_of(app))]
+    if app.submitted_at is not None:
+        lines.append(
+            turn.t(
+                "review.timeline.submitted",
+                when=turn.local(app.submitted_at, "%Y-%m-%d %H:%M"),
+                version=app.submission_no,
+            )
+        )
+    for task in tasks:
+        lines.append(await _line(turn, program.review_chain[task.level].reviewer, task))
+    lines.append(
+        turn.t(
+            f"engine.status.{app.status}",
+            n="→",
+            program=turn.title_of(app),
+            submitted=turn.local(app.submitted_at or app.updated_at, "%Y-%m-%d"),
+            reviewer=program.review_chain[app.review_level].reviewer,
+            name=app.named_as or "",
+        )
+    )
+    buttons: list[list[Button]] = []
+    decided = any(t.state not in (TaskState.OPEN.value, TaskState.CLOSED.value) for t in tasks)
+    waiting = app.status in (ApplicationStatus.SUBMITTED.value, ApplicationStatus.IN_REVIEW.value)
+    if waiting and not decided:
+        buttons.append([Button(turn.t("review.btn.withdraw"), Action.WITHDRAW, app.id or 0)])
+    if ApplicationStatus(app.status).editable:
+        resume = turn.t("engine.btn.resume", program=program.button_title)
+        buttons.append([Button(resume, Action.RESUME, app.id or 0)])
+    return Outcome(replies=[Reply(text="\n".join(lines), buttons=buttons)])
+
+
+async def _line(turn: Turn, level: str, task: ReviewTask) -> str:
+    org = await turn.session.get(Organisation, task.organisation_id)
+    who = await staff.person(turn.session, person_id=task.decided_by) if task.decided_by else None
+    params = {
+        "level": level,
+        "organisation": org.name if org is not None else "",
+        "version": task.submission_no,
+        "opened": turn.local(task.opened_at, "%Y-%m-%d"),
+        "when": turn.local(task.decided_at, "%Y-%m-%d %H:%M") if task.decided_at else "",
+        "who": (who.display_name if who is not None else "") or turn.t("staff.unnamed"),
+        "opinion": task.opinion or "",
+        "state": turn.t(f"review.state.{task.state}"),
+        "name": task.approved_name or "",
+    }
+    key = (
+        "review.timeline.open" if task.state == TaskState.OPEN.value else "review.timeline.decided"
+    )
+    if task.state == TaskState.CLOSED.value:
+        key = "review.timeline.closed"
+    return turn.t(key, **params)
