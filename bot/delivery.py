@@ -13,12 +13,12 @@ from typing import Any, Protocol
 
 from aiogram import Bot
 from aiogram.exceptions import AiogramError, TelegramBadRequest, TelegramForbiddenError
-from aiogram.types import Message, User
+from aiogram.types import FSInputFile, InputFile, Message, User
 
 from bot.keyboards import reply_markup
 from dialogs.i18n import Locale
 from dialogs.textfit import fit_replies, utf16_length
-from dialogs.ui import Inbound, Outcome, Reply, UpdateKey, UserRef
+from dialogs.ui import Inbound, Media, Outcome, Reply, UpdateKey, UserRef
 
 logger = logging.getLogger(__name__)
 
@@ -88,9 +88,30 @@ async def send_replies(bot: Bot, chat_id: int, replies: list[Reply], texts: Loca
     """
     for reply in fit_replies(replies, TEXT_LIMIT, utf16_length):
         try:
+            for media in reply.media:
+                await _send_media(bot, chat_id, media)
             await _send_or_replace(bot, chat_id, reply, texts)
         except _Unreachable:
             return
+
+
+async def _send_media(bot: Bot, chat_id: int, media: Media) -> None:
+    """A photo or file as itself: the stored copy, else the file id Telegram gave it.
+    A failure is logged and the text still follows (it names every file)."""
+    sources: list[InputFile | str] = []
+    if media.path:
+        sources.append(FSInputFile(media.path, filename=media.name or None))
+    if media.ref:
+        sources.append(media.ref)
+    send = bot.send_photo if media.kind == "photo" else bot.send_document
+    for source in sources:
+        try:
+            await send(chat_id, source)
+            return
+        except TelegramForbiddenError:
+            raise _Unreachable from None
+        except (AiogramError, OSError) as exc:  # refused, or the stored copy is gone
+            logger.warning("a file for chat %s was not sent: %s", chat_id, exc)
 
 
 async def _send_or_replace(bot: Bot, chat_id: int, reply: Reply, texts: Locale) -> None:

@@ -92,6 +92,15 @@ def fit_replies(
     fitted: list[Reply] = []
     for reply in replies:
         pieces = split_text(reply.text, limit, measure)
-        fitted += [replace(reply, text=piece, buttons=[]) for piece in pieces[:-1]]
-        fitted.append(replace(reply, text=pieces[-1]))
+        # Media go with the first piece (they are sent before its text), buttons with the last.
+        for n, piece in enumerate(pieces):
+            last = n == len(pieces) - 1
+            fitted.append(
+                replace(
+                    reply,
+                    text=piece,
+                    buttons=reply.buttons if last else [],
+                    media=reply.media if n == 0 else [],
+                )
+            )
     return fitted

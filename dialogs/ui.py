@@ -81,6 +81,21 @@ class Screen:
     expects_text: bool = False
 
 
+@dataclass(frozen=True)
+class Media:
+    """A photo or file sent with a reply (before its text): a reviewer reading the
+    declaration sees the applicant's photos and documents themselves.
+
+    ``path`` is the stored copy on disk ("" if the file was never downloaded);
+    ``ref`` the channel's own id of the file, which that channel can send again.
+    """
+
+    kind: str  # "photo" or "document"
+    name: str
+    path: str = ""
+    ref: str = ""
+
+
 @dataclass
 class Reply:
     """One message to send.
@@ -96,6 +111,7 @@ class Reply:
     application_id: int = 0
     revision: int = 0
     expects_text: bool = False
+    media: list[Media] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

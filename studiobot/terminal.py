@@ -57,6 +57,9 @@ class Terminal:
         if outcome.toast:
             self._print(self.loc.t("cli.toast", text=outcome.toast))
         for reply in outcome.replies:
+            for media in reply.media:
+                key = "cli.media_photo" if media.kind == "photo" else "cli.media_file"
+                self._print(self.loc.t(key, name=media.name, path=media.path or media.ref))
             self._print(reply.text)
             if reply.buttons:
                 self.last = reply

@@ -418,7 +418,7 @@ PLAUSIBLE = [
     "今天", "是", "否", "男", "张伟", "１２３", "٣٤", "12,5", "1/2", "2026-02-30", "10000000000",
     "-2147483649", "2147483648", "0x1F", "１９８５年３月", "三十", "  42  ", "4\u200b2",
 ]
-KNOWN_COMMANDS = ["start", "apply", "status", "help", "cancel"]
+KNOWN_COMMANDS = ["start", "apply", "status", "inbox", "help", "cancel"]
 
 
 def flags_of(text: str) -> str:

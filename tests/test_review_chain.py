@@ -543,3 +543,35 @@ def test_an_unplaced_org_answer_says_it_waits_to_be_placed() -> None:
     placed = kind(q).format(q, {"code": "dl-xg-gk", "name": "某公司"}, loc=loc, date_style="iso")
     assert placed == "某公司"
     assert unplaced == loc.t("engine.org.unplaced", name="某公司")
+
+
+async def test_reading_sends_the_photos_and_files_themselves(conv: Conversation) -> None:
+    program = REGISTRY.get("beijing-worker")
+    assert program is not None
+    chain = await staff_chain(conv, program)
+    user = UserRef("telegram", "a-photos", "带照片的申报人")
+    filed = await declare(conv, user, program.id, await unit_name(conv, CHAIN_FROM[program.id][0]))
+    app = await stored(conv, filed.app_id)
+    uploads = [
+        i
+        for q in program.questions()
+        if q[1].type in ("photo", "file")
+        for i in app.answers.get(q[1].id) or []
+    ]
+    assert uploads
+    [card] = await notes(conv, reviewer(chain[0][0]))
+    out = await conv.handle(reviewer(chain[0][0]), press(card, Action.REVIEW_READ))
+    media = []
+    for _ in program.sections:
+        [page] = out.replies
+        media += page.media
+        nexts = [b for row in page.buttons for b in row if b.action is Action.REVIEW_READ]
+        forward = [b for b in nexts if b.label == conv.loc.t("review.btn.next")]
+        if not forward:
+            break
+        out = await conv.handle(
+            reviewer(chain[0][0]), press(page, Action.REVIEW_READ, forward[0].key)
+        )
+    assert len(media) == len(uploads)
+    assert all(Path(m.path).is_file() for m in media)
+    assert {m.kind for m in media} <= {"photo", "document"}

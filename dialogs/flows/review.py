@@ -16,16 +16,17 @@ from typing import Any
 
 from dialogs import announce
 from dialogs.engine import Walker
+from dialogs.qtypes import kind
 from dialogs.render import render
-from dialogs.schema import Program, ReviewLevel
+from dialogs.schema import Program, Question, ReviewLevel
 from dialogs.screens import section_page
 from dialogs.turn import Turn
-from dialogs.ui import Action, Button, ButtonIn, Outcome, Reply
+from dialogs.ui import Action, Button, ButtonIn, Media, Outcome, Reply
 from dialogs.view import View
 from review import chain
 from review.chain import Act, Decision, Verdict
+from storage import repo, staff
 from storage import review as data
-from storage import staff
 from storage.models import Application, Organisation, ReviewTask, StaffRole
 
 DB_INT_MAX = 2**31 - 1
@@ -178,8 +179,31 @@ async def read(turn: Turn, task: ReviewTask, section_id: str) -> Outcome:
         buttons=buttons,
         application_id=app.id or 0,
         revision=task.submission_no,
+        media=await _media(turn, shown[section.id], version.answers),
     )
     return Outcome(replies=[reply])
+
+
+async def _media(turn: Turn, questions: list[Question], answers: dict[str, Any]) -> list[Media]:
+    """The photos and files a section's answers hold, to be sent as themselves."""
+    ids = [
+        i
+        for q in questions
+        if kind(q).upload
+        for i in (answers.get(q.id) or [])
+        if isinstance(i, int)
+    ]
+    found = await repo.get_attachments(turn.session, ids=ids)
+    root = turn.desk.files.root
+    return [
+        Media(
+            kind="photo" if a.mime_type.startswith("image/") and a.kind == "photo" else "document",
+            name=a.file_name,
+            path=str(root / a.storage_path) if a.storage_path else "",
+            ref=a.source_ref,
+        )
+        for a in found
+    ]
 
 
 # --------------------------------------------------------------------------- pressing
