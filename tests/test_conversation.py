@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from dialogs.i18n import Locale
 from dialogs.loader import load_registry
 from dialogs.service import Conversation
 from dialogs.ui import (
@@ -35,6 +36,8 @@ from storage.db import SessionFactory
 from storage.files import FileStore
 from storage.models import Application, Attachment, ChannelIdentity
 from tests.stored import answer_history
+
+ZH = Locale("zh-CN")
 
 NOW = dt.datetime(2025, 6, 18, 2, 30, tzinfo=dt.UTC)  # 10:30 in Shanghai
 ALICE = UserRef(channel="telegram", external_id="1001", display_name="王伟")
@@ -598,15 +601,20 @@ async def test_submit_is_refused_while_an_answer_is_missing_then_accepted(
     assert app.answers["area"] == "60"
 
     out = await send(conv, CommandIn("status"))
-    assert out.replies[0].text.splitlines() == [
-        "我的申报：",
-        "1. 甲市总工会 · 劳模创新工作室 — 已于 2025-06-18 提交，等待 区总工会 签署意见",
-    ]
+    lines = out.replies[0].text.splitlines()
+    assert lines[0] == ZH.t("engine.status.title")
+    assert lines[1] == ZH.t(
+        "engine.status.submitted",
+        n=1,
+        program="甲市总工会 · 劳模创新工作室",
+        submitted="2025-06-18",
+        reviewer="区总工会",
+    )
     # picking the program again shows where it stands instead of a new draft
     menu = await send(conv, CommandIn("apply"))
     assert buttons(last(menu))[0][0] == "甲市总工会 · 劳模创新工作室（已提交）"
     out = await press(conv, last(menu), Action.PICK_PROGRAM, 0)
-    assert "等待 区总工会 签署意见" in out.replies[0].text
+    assert lines[1] in out.replies[0].text
     assert len(await stored(sessions)) == 1
 
     # a submitted application is no longer answered by typing
