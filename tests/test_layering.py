@@ -50,6 +50,7 @@ def offenders(package: str, forbidden: tuple[str, ...], root: Path = ROOT) -> li
         ("bot", ("studiobot",)),
         ("storage", ("studiobot", "bot", "aiogram")),
         ("review", ("studiobot", "bot", "aiogram", "dialogs")),
+        ("reminders", ("studiobot", "bot", "aiogram", "dialogs")),
         ("dialogs", ("studiobot", "bot", "aiogram")),
     ],
 )

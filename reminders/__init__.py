@@ -1,0 +1,1 @@
+"""Reminders: the programs' dates as a calendar, and who hears of which date when."""
