@@ -333,7 +333,13 @@ class DateRule(Strict):
     * ``once``: a single ``date``;
     * ``window``: from ``month``/``day`` to ``end_month``/``end_day`` every year;
     * ``quarterly``: the last day of each quarter;
-    * ``every_years``: every ``years`` years after the studio is named.
+    * ``every_years``: every ``years`` years after the studio's event ``after``
+      (``named``: the day the last level approved it).
+
+    ``carried_out`` marks work done around the date (「一般于每年年底开展」) rather
+    than due on it: people are reminded ahead of the season, not of a deadline.
+    ``only: named`` limits a studio's duty to studios that were named (Beijing's
+    quarterly summaries concern 「命名的30家」 only).
     """
 
     id: Annotated[str, Field(pattern=ID_PATTERN)]
@@ -347,6 +353,9 @@ class DateRule(Strict):
     end_day: int | None = Field(default=None, ge=1, le=31)
     date: dt.date | None = None
     years: int | None = Field(default=None, ge=1)
+    after: Literal["named"] | None = None
+    carried_out: bool = False
+    only: Literal["named"] | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> DateRule:
@@ -365,6 +374,12 @@ class DateRule(Strict):
         }
         missing = [k for k in wanted if k not in given]
         extra = sorted(given - set(wanted))
+        if self.kind is DateKind.EVERY_YEARS and self.after is None:
+            missing.append("after (the studio's event it counts from: named)")
+        if self.after is not None and self.kind is not DateKind.EVERY_YEARS:
+            extra.append("after")
+        if self.only is not None and self.audience != "studio":
+            raise ValueError("'only' picks studios: it needs audience 'studio'")
         if missing:
             raise ValueError(f"a '{self.kind}' date needs {', '.join(missing)}")
         if extra:

@@ -7,8 +7,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 import pytest
+from pydantic import ValidationError
 
 from dialogs.loader import load_registry
+from dialogs.schema import DateRule
 from reminders.calendar import Occurrence, next_occurrence, occurrences, on
 
 D = dt.date
@@ -98,3 +100,20 @@ def test_every_real_date_can_be_computed(program: str) -> None:
     assert found is not None
     for rule in found.dates:
         occurrences(rule, D(2010, 1, 1), D(2030, 12, 31), since=D(2026, 12, 20))
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"kind": "every_years", "years": 3}, "after"),
+        ({"kind": "yearly", "month": 7, "day": 31, "after": "named"}, "does not take after"),
+        ({"kind": "yearly", "month": 2, "day": 30}, "no such day"),
+        ({"kind": "quarterly", "only": "named", "audience": "applicant"}, "audience 'studio'"),
+    ],
+)
+def test_a_rule_that_cannot_be_computed_is_refused_at_load(
+    fields: dict[str, object], problem: str
+) -> None:
+    base: dict[str, object] = {"id": "x", "what": "某事", "audience": "studio", "cite": "「」"}
+    with pytest.raises(ValidationError, match=problem):
+        DateRule.model_validate(base | fields)

@@ -135,8 +135,10 @@ DATES: dict[str, list[tuple[DateKind, Any]]] = {
     "dalian-model": [
         (DateKind.YEARLY, (7, 31)),
         (DateKind.ONCE, dt.date(2011, 8, 31)),
-        (DateKind.YEARLY, (9, 15)),
-        (DateKind.YEARLY, (12, 20)),
+        # 2011's own schedule (visits from mid-September, plaques before late December)
+        # happens that year only: the seed dates it, the programs table says so.
+        (DateKind.ONCE, dt.date(2011, 9, 15)),
+        (DateKind.ONCE, dt.date(2011, 12, 20)),
         (DateKind.YEARLY, (12, 31)),
     ],
     "beijing-worker": [
@@ -312,6 +314,24 @@ def test_dates_from_programs_table(registry: dict[str, Program], pid: str) -> No
         else:
             have.append((d.kind, d.years))
     assert [want for want in DATES[pid] if want not in have] == []
+
+
+# Work carried out around its date (not due on it), and duties of named studios only.
+CARRIED_OUT = {
+    "dalian-worker": {"year_end_check"},
+    "beijing-worker": {"yearly_plan"},
+    "yangpu-model": {"yearly_declaration", "support_application"},
+}
+
+
+@pytest.mark.parametrize("pid", sorted(EXPECTED_IDS))
+def test_seasons_and_named_only_duties(registry: dict[str, Program], pid: str) -> None:
+    dates = {d.id: d for d in registry[pid].dates}
+    assert {i for i, d in dates.items() if d.carried_out} == CARRIED_OUT.get(pid, set())
+    only_named = {i for i, d in dates.items() if d.only == "named"}
+    assert only_named == ({"quarterly_summary"} if pid == "beijing-worker" else set())
+    for d in dates.values():
+        assert (d.after == "named") == (d.kind is DateKind.EVERY_YEARS)
 
 
 @pytest.mark.parametrize("pid", sorted(EXPECTED_IDS))
