@@ -80,14 +80,14 @@ def create_sender(
 
 @asynccontextmanager
 async def sending(
-    config: TelegramConfig, sessions: SessionFactory | None
+    config: TelegramConfig, sessions: SessionFactory | None, *, clock: Clock = system_clock
 ) -> AsyncIterator[OutboxSender | None]:
     """The outbox's sender running in the background for the duration (none without
     ``sessions``); on exit it finishes what is in flight and gives back the rest."""
     if sessions is None:
         yield None
         return
-    sender = create_sender(config, sessions)
+    sender = create_sender(config, sessions, clock=clock)
     sender.start()
     try:
         yield sender

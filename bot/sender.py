@@ -670,6 +670,13 @@ class OutboxSender:
             now = self.clock()
             await outbox.renew(session, ids=waiting, token=self.token, now=now, lease=self._lease)
             lost = await outbox.give_up_interrupted(session, channel=self.channel, now=now)
+            expired = await outbox.give_up_expired(session, channel=self.channel, now=now)
+        for message in expired:
+            logger.warning(
+                "outbox row %s (%s) expired unsent (its date passed); given up",
+                message.id,
+                message.dedupe_key,
+            )
         for message in lost:
             logger.warning(
                 "outbox row %s (%s) was being sent when its sender stopped; given up, "

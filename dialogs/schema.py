@@ -297,6 +297,8 @@ class ReviewLevel(Strict):
     panel: bool = False
     suggest: list[Annotated[str, Field(min_length=1)]] | None = None
     """Opinion texts offered as buttons (default: 「同意<action>」)."""
+    max_days: int = Field(default=14, ge=1, le=365)
+    """Days a declaration may wait at this level before its reviewers are nudged (催办)."""
     cite: str | None = None
 
     @model_validator(mode="after")

@@ -184,6 +184,7 @@ class Turn:
                     self.session, application_id=app.id or 0, path=path, value=value, now=self.now
                 )
             repo.touch_application(app, answers=walker.answers, cursor=walker.cur, now=self.now)
+            app.unanswered = sum(1 for q in walker.visible() if walker.answers.get(q.id) is None)
             await self.session.flush()
         toast = draw(step.toast, self.loc) if step.toast is not None else None
         return Outcome(replies=self.replies(step.views, app), toast=toast)

@@ -473,6 +473,7 @@ async def _after(
         None,
     )
     app.named_as = name or (lead.approved_name if lead is not None else None) or app.named_as
+    app.named_at = now
     _bump(app, ApplicationStatus.APPROVED, now)
     record(
         session,

@@ -100,6 +100,12 @@ class Person(SQLModel, table=True):
     """What the person's next typed message is for, outside a declaration: an opinion
     being written on a review task (``{"task": id, "act": "approve", "no": n}``), or a
     search for the organisation an administrator places a declaration under."""
+    remind_hour: int | None = Field(default=None)
+    """The hour (0-23, local) the person wants reminders at; None: the product's."""
+    mutes: list[str] = Field(
+        default_factory=list, sa_type=_json(), sa_column_kwargs={"server_default": "[]"}
+    )
+    """Kinds of reminder the person muted (``deadline``, ``digest``, ``nudge``, ``duty``)."""
     created_at: dt.datetime = Field(sa_type=UTCDateTime())
     updated_at: dt.datetime = Field(sa_type=UTCDateTime())
 
@@ -153,6 +159,11 @@ class Application(SQLModel, table=True):
     """The number of the latest submitted version (0: never submitted)."""
     named_as: str | None = Field(default=None, max_length=255)
     """The studio's name as the final level approved it (审定的工作室名称)."""
+    named_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime())
+    """When the studio was named: the studio's duties (every three years…) count from it."""
+    unanswered: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    """Questions of the draft still without an answer, as of its last event (what a
+    deadline reminder says, without walking every draft again)."""
     created_at: dt.datetime = Field(sa_type=UTCDateTime())
     updated_at: dt.datetime = Field(sa_type=UTCDateTime())
     submitted_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime())
@@ -369,6 +380,9 @@ class OutboxMessage(SQLModel, table=True):
     sending_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime())
     """Set, and committed, just before the channel is called; a row found with it set
     and its lease run out was cut off mid-send and is given up, never sent twice."""
+    expires_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime())
+    """After this the message is pointless (the date it reminds of has passed): a
+    row still unsent then is given up and logged, never delivered late."""
     parts_sent: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     """Parts of a long text already delivered, so a retry sends only the rest."""
 

@@ -181,6 +181,79 @@ async def enqueue(
     return bool(getattr(result, "rowcount", 0))
 
 
+class Planned(TypedDict):
+    """A message planned in bulk (reminders): what :func:`enqueue_many` takes."""
+
+    person_id: int
+    text: str
+    buttons: list[list[StoredButton]]
+    priority: int
+    dedupe_key: str
+    not_before: dt.datetime
+    expires_at: dt.datetime | None
+    application_id: int | None
+    revision: int
+
+
+BULK_CHUNK = 500
+"""Rows per INSERT (SQLite allows 32,766 bound values a statement)."""
+
+
+async def reachable_identities(
+    session: AsyncSession, *, person_ids: Collection[int]
+) -> dict[int, tuple[str, str]]:
+    """Each person's channel and id to write to, in one query: a reachable identity
+    before an unreachable one, the newest first (as :func:`identity_for`)."""
+    found: dict[int, tuple[str, str]] = {}
+    ids = sorted(set(person_ids))
+    for start in range(0, len(ids), BULK_CHUNK * 10):
+        chunk = ids[start : start + BULK_CHUNK * 10]
+        rows = await session.execute(
+            sa.select(IDENTITIES.c.person_id, IDENTITIES.c.channel, IDENTITIES.c.external_id)
+            .where(IDENTITIES.c.person_id.in_(chunk))
+            .order_by(IDENTITIES.c.unreachable_at.is_not(None).desc(), IDENTITIES.c.id)
+        )
+        for person_id, channel, external_id in rows.all():
+            found[person_id] = (channel, external_id)  # the last wins: the best one
+    return found
+
+
+async def enqueue_many(
+    session: AsyncSession, *, planned: Sequence[Planned], now: dt.datetime
+) -> int:
+    """Enqueue many messages at once (a day's reminders), in the caller's transaction;
+    how many were new.  A key already present adds nothing, so planning the same
+    reminders twice, or in two processes, sends each once.  A person with no
+    channel identity is skipped (they cannot be reached)."""
+    where = await reachable_identities(session, person_ids=[p["person_id"] for p in planned])
+    values = []
+    for p in planned:
+        identity = where.get(p["person_id"])
+        if identity is None or not p["text"].strip():
+            continue
+        values.append(
+            {
+                **p,
+                "channel": identity[0],
+                "external_id": identity[1],
+                "created_at": now,
+                "attempts": 0,
+                "last_error": "",
+                "parts_sent": 0,
+            }
+        )
+    added = 0
+    for start in range(0, len(values), BULK_CHUNK):
+        stmt = (
+            _insert(session)(OUTBOX)
+            .values(values[start : start + BULK_CHUNK])
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        )
+        result = await session.execute(stmt)
+        added += max(int(getattr(result, "rowcount", 0)), 0)
+    return added
+
+
 def _messages(rows: Iterable[Any]) -> list[OutboxMessage]:
     """Rows returned by an UPDATE … RETURNING as (detached) models, in sending order."""
     found = [OutboxMessage(**dict(row._mapping)) for row in rows]
@@ -194,6 +267,7 @@ def _claimable(now: dt.datetime) -> sa.ColumnElement[bool]:
         OUTBOX.c.sending_at.is_(None),
         OUTBOX.c.not_before <= now,
         sa.or_(OUTBOX.c.claimed_until.is_(None), OUTBOX.c.claimed_until <= now),
+        sa.or_(OUTBOX.c.expires_at.is_(None), OUTBOX.c.expires_at > now),
     )
 
 
@@ -225,6 +299,17 @@ def _next_ids(
         .limit(limit)
         .scalar_subquery()
     )
+
+
+async def count_due(session: AsyncSession, *, channel: str, now: dt.datetime) -> int:
+    """Rows of ``channel`` a sender could take or is sending at ``now`` (0: drained)."""
+    busy = sa.and_(_pending(), OUTBOX.c.sending_at.is_not(None))
+    result = await session.execute(
+        sa.select(sa.func.count())
+        .select_from(OUTBOX)
+        .where(OUTBOX.c.channel == channel, sa.or_(_claimable(now), busy))
+    )
+    return int(result.scalar_one())
 
 
 async def claim_due(
@@ -290,6 +375,30 @@ async def renew(
     )
     result = await session.execute(stmt)
     return int(getattr(result, "rowcount", 0))
+
+
+EXPIRED = "expired: its date passed before it could be sent"
+
+
+async def give_up_expired(
+    session: AsyncSession, *, channel: str, now: dt.datetime
+) -> list[OutboxMessage]:
+    """Give up the rows of ``channel`` still unsent when they expired (a reminder whose
+    date passed while no sender ran); returned for the log.  A row being sent is
+    left to :func:`give_up_interrupted`."""
+    stmt = (
+        sa.update(OUTBOX)
+        .where(
+            OUTBOX.c.channel == channel,
+            _pending(),
+            OUTBOX.c.sending_at.is_(None),
+            OUTBOX.c.expires_at <= now,
+            sa.or_(OUTBOX.c.claimed_until.is_(None), OUTBOX.c.claimed_until <= now),
+        )
+        .values(given_up_at=now, last_error=EXPIRED, claim_token=None, claimed_until=None)
+        .returning(*OUTBOX.c)
+    )
+    return _messages(await session.execute(stmt))
 
 
 async def give_up_interrupted(

@@ -10,6 +10,7 @@ conversation and a config of its own, never these settings.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import stat
 from pathlib import Path
@@ -18,7 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import TelegramConfig
 from dialogs.loader import BUILTIN_DIR, ProgramRegistry, load_registry
+from dialogs.reminding import plan_and_write
 from dialogs.service import Clock, Conversation, system_clock
+from reminders.plan import Window
+from reminders.tick import Ticker
 from storage import repo
 from storage.db import PRIVATE_DIR_MODE, create_engine, session_factory
 from storage.files import FileStore
@@ -84,6 +88,8 @@ async def serve_telegram(
 
     username = settings.bot_username or await _asked_username(config)
     conversation, engine = await build_conversation(settings, bot_username=username)
+    ticker = reminder_ticker(settings, conversation)
+    ticker.start()
     try:
         # The outbox's sender runs beside either: every later message leaves through it.
         if webhook:
@@ -91,7 +97,28 @@ async def serve_telegram(
         else:
             await run_polling(config, conversation, outbox=conversation.sessions)
     finally:
+        ticker.stop()
         await engine.dispose()
+
+
+def window(settings: Settings) -> Window:
+    """When reminders may go out, from the settings."""
+    return Window(zone=settings.zone, hour=settings.remind_hour, quiet_from=settings.quiet_from)
+
+
+def reminder_ticker(settings: Settings, conversation: Conversation) -> Ticker:
+    """The in-memory tick planning reminders into the outbox (every process runs one)."""
+
+    async def tick(now: dt.datetime) -> int:
+        return await plan_and_write(
+            conversation.sessions,
+            registry=conversation.registry,
+            loc=conversation.loc,
+            window=window(settings),
+            now=now,
+        )
+
+    return Ticker(tick, every=settings.remind_every, clock=conversation.clock)
 
 
 async def _asked_username(config: TelegramConfig) -> str | None:

@@ -20,7 +20,7 @@ from bot import logsafe
 from dialogs.i18n import Locale
 from dialogs.loader import DefinitionError, load_program
 from storage.migrate import upgrade_to_head
-from studiobot import auditcli, staffcli
+from studiobot import auditcli, remindcli, staffcli
 from studiobot.app import build_conversation, load_programs, serve_telegram
 from studiobot.settings import Settings
 
@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     dsub.add_parser("upgrade", help="bring the database to the newest schema")
     staffcli.add_parsers(sub)
     auditcli.add_parser(sub)
+    remindcli.add_parser(sub)
     return parser
 
 
@@ -169,6 +170,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Locale], int]] = {
     "org": staffcli.org,
     "invite": staffcli.invite,
     "audit": auditcli.audit,
+    "reminders": remindcli.reminders,
 }
 
 

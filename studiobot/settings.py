@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     polling_timeout: int = 30
     send_rate: float = Field(default=25.0, gt=0, description="outbox messages a second")
     send_lease: float = Field(default=60.0, gt=0, description="seconds a sender holds a row")
+    remind_hour: int = Field(default=9, ge=0, le=23, description="local hour reminders go at")
+    quiet_from: int = Field(
+        default=20, ge=1, le=24, description="local hour after which reminders wait for morning"
+    )
+    remind_every: float = Field(
+        default=300.0, gt=0, description="seconds between two plannings of reminders"
+    )
 
     @field_validator("timezone")
     @classmethod
