@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from dialogs.flows import applicant, menus, placing, progress, review, staff, uploads
+from dialogs.flows import applicant, deadlines, menus, placing, progress, review, staff, uploads
 from dialogs.i18n import Locale
 from dialogs.loader import ProgramRegistry
 from dialogs.textfit import clean_text
@@ -176,6 +176,7 @@ BUTTON_FLOWS = (
     (progress.ACTIONS, progress.button),
     (placing.ACTIONS, placing.button),
     (staff.ACTIONS, staff.button),
+    (deadlines.ACTIONS, deadlines.button),
 )
 """Which flow a button belongs to; every other button acts on the applicant's draft."""
 

@@ -58,6 +58,8 @@ class Action(IntEnum):
     PLACE = 38  # arg: a declaration to put under an organisation (administrators)
     PLACE_PICK = 39  # arg: the declaration; key: the organisation's button key
     TIMELINE = 40  # arg: the declaration whose review history to show
+    SETTINGS_TOGGLE = 41  # key: the kind of reminder to mute or hear again
+    SETTINGS_HOUR = 42  # arg: the hour reminders come at
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,11 @@ STALE_TEXTS = {BOT.t("bot.stale"), ZH.t("engine.stale"), ZH.t("engine.stale_menu
 # Methods whose refusal means the user did not get what the bot meant to say.  A
 # refused keyboard removal is cosmetic (the bot ignores it on purpose).
 MESSAGE_METHODS = {
-    "sendmessage", "editmessagetext", "answercallbackquery", "senddocument", "sendphoto",
+    "sendmessage",
+    "editmessagetext",
+    "answercallbackquery",
+    "senddocument",
+    "sendphoto",
 }
 
 # A short program with the upload questions the built-in ones keep for the end, so
@@ -368,7 +372,8 @@ class Judge:
             if call.method == "sendmessage" and call.params.get("text") == APOLOGY:
                 self.fail("the bot apologised for a failed step (bot.error)", shot)
         if shot.reply_to is not None and not any(
-            c.method == "sendmessage" and c.status == 200
+            c.method == "sendmessage"
+            and c.status == 200
             and str(c.params.get("chat_id")) == str(shot.reply_to)
             for c in new
         ):
@@ -408,17 +413,59 @@ POOLS: dict[str, list[str]] = {
     "arabic": list("مرحبا بالعالم"),
 }
 POOL_WEIGHTS = {
-    "ascii": 20, "cjk": 30, "punct": 6, "fullwidth": 3, "nul": 2, "control": 3,
-    "surrogate": 2, "rtl": 2, "zero_width": 2, "emoji": 4, "combining": 2, "space": 4,
-    "markup": 3, "arabic": 2,
+    "ascii": 20,
+    "cjk": 30,
+    "punct": 6,
+    "fullwidth": 3,
+    "nul": 2,
+    "control": 3,
+    "surrogate": 2,
+    "rtl": 2,
+    "zero_width": 2,
+    "emoji": 4,
+    "combining": 2,
+    "space": 4,
+    "markup": 3,
+    "arabic": 2,
 }
 PLAUSIBLE = [
-    "20260520", "2026-05-20", "2026年5月20日", "1985年3月", "198503", "1985.3", "12.5", "35.5",
-    "30", "0", "-1", "1e309", "NaN", "inf", "9" * 40, "0411-82610410", "+86 138 0000 0000",
-    "今天", "是", "否", "男", "张伟", "１２３", "٣٤", "12,5", "1/2", "2026-02-30", "10000000000",
-    "-2147483649", "2147483648", "0x1F", "１９８５年３月", "三十", "  42  ", "4\u200b2",
+    "20260520",
+    "2026-05-20",
+    "2026年5月20日",
+    "1985年3月",
+    "198503",
+    "1985.3",
+    "12.5",
+    "35.5",
+    "30",
+    "0",
+    "-1",
+    "1e309",
+    "NaN",
+    "inf",
+    "9" * 40,
+    "0411-82610410",
+    "+86 138 0000 0000",
+    "今天",
+    "是",
+    "否",
+    "男",
+    "张伟",
+    "１２３",
+    "٣٤",
+    "12,5",
+    "1/2",
+    "2026-02-30",
+    "10000000000",
+    "-2147483649",
+    "2147483648",
+    "0x1F",
+    "１９８５年３月",
+    "三十",
+    "  42  ",
+    "4\u200b2",
 ]
-KNOWN_COMMANDS = ["start", "apply", "status", "inbox", "help", "cancel"]
+KNOWN_COMMANDS = ["start", "apply", "status", "deadlines", "inbox", "settings", "help", "cancel"]
 
 
 def flags_of(text: str) -> str:
@@ -478,13 +525,22 @@ class Fuzzer:
         return text if text.strip() else "空" + text
 
     def shot(
-        self, kind: str, label: str, update: dict[str, Any], *, reply: int | None = None,
+        self,
+        kind: str,
+        label: str,
+        update: dict[str, Any],
+        *,
+        reply: int | None = None,
         query: str | None = None,
     ) -> Shot:
         # json.dumps escapes lone surrogates as \\udXXX, as a client's JSON would carry them.
         return Shot(
-            kind, label, json.dumps(update).encode(), int(update["update_id"]),
-            reply_to=reply, query=query,
+            kind,
+            label,
+            json.dumps(update).encode(),
+            int(update["update_id"]),
+            reply_to=reply,
+            query=query,
         )
 
     def keyboard(self, user: int) -> SentMessage | None:
@@ -500,16 +556,20 @@ class Fuzzer:
     async def active(self, user: int) -> Application | None:
         async with self.hook.sessions() as session:
             row = (
-                await session.execute(
-                    select(Application)
-                    .join(Person, Person.active_application_id == Application.id)  # type: ignore[arg-type]
-                    .join(ChannelIdentity, ChannelIdentity.person_id == Person.id)  # type: ignore[arg-type]
-                    .where(
-                        ChannelIdentity.channel == "telegram",
-                        ChannelIdentity.external_id == str(user),
+                (
+                    await session.execute(
+                        select(Application)
+                        .join(Person, Person.active_application_id == Application.id)  # type: ignore[arg-type]
+                        .join(ChannelIdentity, ChannelIdentity.person_id == Person.id)  # type: ignore[arg-type]
+                        .where(
+                            ChannelIdentity.channel == "telegram",
+                            ChannelIdentity.external_id == str(user),
+                        )
                     )
                 )
-            ).scalars().first()
+                .scalars()
+                .first()
+            )
         return row if row is not None and row.status == "draft" else None
 
     # --------------------------------------------------------------- kinds
@@ -519,15 +579,18 @@ class Fuzzer:
         shown = self.keyboard(user)
         if app is None:
             picks = [
-                b for row in (shown.buttons if shown else []) for b in row
+                b
+                for row in (shown.buttons if shown else [])
+                for b in row
                 if (cb := unpack(b.callback_data)) is not None and cb.a == Action.PICK_PROGRAM
             ]
             if not picks:
                 return self.command(user, "apply", "valid")
             ours = [b for b in picks if b.text.startswith(self.fuzz_title)]
             button = ours[0] if ours and self.rng.random() < 0.5 else self.rng.choice(picks)
-            return self.press("valid press", user, shown, button.callback_data,
-                              f"pick {button.text[:20]!r}")
+            return self.press(
+                "valid press", user, shown, button.callback_data, f"pick {button.text[:20]!r}"
+            )
         program = self.hook.registry.get(app.program_id)
         assert program is not None
         assert app.id is not None
@@ -544,8 +607,9 @@ class Fuzzer:
         if isinstance(move, Upload):
             self.at_upload.add(user)
             self.uploads += 1
-            return self.shot("valid photo", "photo (PNG)", self.api.photo_update(user, move.data),
-                             reply=user)
+            return self.shot(
+                "valid photo", "photo (PNG)", self.api.photo_update(user, move.data), reply=user
+            )
         assert isinstance(move, Press)
         data = offered(shown, move.action, move.arg, getattr(move, "key", None))
         if data is not None:
@@ -566,16 +630,24 @@ class Fuzzer:
             return self.real_press(user)
         message = self.rng.choice(old)
         button = self.rng.choice([b for row in message.original_buttons for b in row])
-        return self.press("stale button", user, message, button.callback_data,
-                          f"{button.text[:20]!r} of message {message.message_id}")
+        return self.press(
+            "stale button",
+            user,
+            message,
+            button.callback_data,
+            f"{button.text[:20]!r} of message {message.message_id}",
+        )
 
     def forged_data(self, user: int) -> str:
         """Callback data a client could forge, derived from a real button's data so that
         it follows whatever layout the bot uses (``<prefix>:<action>:<arg>:<app>:<rev>...``)."""
         rng = self.rng
         shown = self.keyboard(user)
-        datas = [b.callback_data for row in shown.buttons for b in row if b.callback_data] \
-            if shown is not None else []
+        datas = (
+            [b.callback_data for row in shown.buttons for b in row if b.callback_data]
+            if shown is not None
+            else []
+        )
         parts = (rng.choice(datas) if datas else "d2:7:0:1:1:").split(":")
         big = [2147483648, 2**31 - 1, -2147483649, 2**63, 2**64 + 1, 10**30, -1, -(10**12)]
         style = rng.randrange(7)
@@ -616,7 +688,9 @@ class Fuzzer:
             message = {"chat": {"id": user, "type": "private"}, "message_id": 1, "date": 0}
         else:  # a message the bot never sent
             message = {
-                "message_id": 10**9, "date": int(time.time()), "text": "伪造",
+                "message_id": 10**9,
+                "date": int(time.time()),
+                "text": "伪造",
                 "chat": {"id": user, "type": "private", "first_name": "x"},
                 "from": self.api.bot_user,
                 "reply_markup": {"inline_keyboard": [[{"text": "x", "callback_data": "d1:9"}]]},
@@ -650,20 +724,49 @@ class Fuzzer:
 
     def document(self, user: int) -> Shot:
         rng = self.rng
-        kind, data = rng.choice([
-            ("ELF", ELF_BYTES), ("HTML", HTML_BYTES), ("script", SCRIPT_BYTES), ("empty", b""),
-            ("zip", b"PK\x03\x04" + rng.randbytes(100)), ("random", rng.randbytes(300)),
-            ("PNG", png(rng.randint(1000, 9999))), ("PDF", PDF_BYTES + rng.randbytes(8)),
-            ("JPEG", JPEG_BYTES + rng.randbytes(8)),
-        ])
-        mime = rng.choice([
-            "application/pdf", "image/png", "image/jpeg", "text/html", "application/x-executable",
-            "application/octet-stream", None, "", "image/svg+xml", "x/" + "y" * 200,
-        ])
-        name = rng.choice([
-            "申报材料.pdf", "photo.png", "report.PDF", "../../etc/passwd", "a" * 300 + ".pdf",
-            "无扩展名", None, "x.exe", "照片.jpg.exe", "\u202egpj.exe", "con.png", "",
-        ])
+        kind, data = rng.choice(
+            [
+                ("ELF", ELF_BYTES),
+                ("HTML", HTML_BYTES),
+                ("script", SCRIPT_BYTES),
+                ("empty", b""),
+                ("zip", b"PK\x03\x04" + rng.randbytes(100)),
+                ("random", rng.randbytes(300)),
+                ("PNG", png(rng.randint(1000, 9999))),
+                ("PDF", PDF_BYTES + rng.randbytes(8)),
+                ("JPEG", JPEG_BYTES + rng.randbytes(8)),
+            ]
+        )
+        mime = rng.choice(
+            [
+                "application/pdf",
+                "image/png",
+                "image/jpeg",
+                "text/html",
+                "application/x-executable",
+                "application/octet-stream",
+                None,
+                "",
+                "image/svg+xml",
+                "x/" + "y" * 200,
+            ]
+        )
+        name = rng.choice(
+            [
+                "申报材料.pdf",
+                "photo.png",
+                "report.PDF",
+                "../../etc/passwd",
+                "a" * 300 + ".pdf",
+                "无扩展名",
+                None,
+                "x.exe",
+                "照片.jpg.exe",
+                "\u202egpj.exe",
+                "con.png",
+                "",
+            ]
+        )
         size = rng.choice([None, None, None, 0, 10**9])
         update = self.api.document_update(user, data, name, mime, file_size=size)
         label = f"document {kind} ({len(data)} bytes) named {str(name)[:20]!r} claimed {mime!r}"
@@ -671,8 +774,10 @@ class Fuzzer:
 
     def photo(self, user: int) -> Shot:
         self.photo_seed += 1
-        data = png(self.photo_seed) if self.rng.random() < 0.7 else JPEG_BYTES + bytes(
-            [self.photo_seed % 256]
+        data = (
+            png(self.photo_seed)
+            if self.rng.random() < 0.7
+            else JPEG_BYTES + bytes([self.photo_seed % 256])
         )
         caption = self.text()[:1024] if self.rng.random() < 0.3 else None
         update = self.api.photo_update(user, data, caption)
@@ -680,8 +785,9 @@ class Fuzzer:
 
     def other_content(self, user: int) -> Shot:
         rng, api = self.rng, self.api
-        kind = rng.choice(["sticker", "location", "contact", "voice", "dice", "venue", "empty",
-                           "animation"])
+        kind = rng.choice(
+            ["sticker", "location", "contact", "voice", "dice", "venue", "empty", "animation"]
+        )
         if kind == "sticker":
             update = api.sticker_update(user, rng.choice(["👍", "😀", ""]))
         elif kind == "location":
@@ -693,17 +799,27 @@ class Fuzzer:
             )
         elif kind == "voice":
             stored = api.add_file(b"OggS" + rng.randbytes(50), folder="voice", suffix=".oga")
-            update = api.message_update(user, voice={
-                "file_id": stored.file_id, "file_unique_id": stored.file_unique_id,
-                "duration": 3, "mime_type": "audio/ogg",
-            })
+            update = api.message_update(
+                user,
+                voice={
+                    "file_id": stored.file_id,
+                    "file_unique_id": stored.file_unique_id,
+                    "duration": 3,
+                    "mime_type": "audio/ogg",
+                },
+            )
         elif kind == "dice":
             update = api.message_update(user, dice={"emoji": "🎲", "value": rng.randint(1, 6)})
         elif kind == "venue":
-            update = api.message_update(user, venue={
-                "location": {"latitude": 38.9, "longitude": 121.6}, "title": self.text()[:100],
-                "address": "大连",
-            }, location={"latitude": 38.9, "longitude": 121.6})
+            update = api.message_update(
+                user,
+                venue={
+                    "location": {"latitude": 38.9, "longitude": 121.6},
+                    "title": self.text()[:100],
+                    "address": "大连",
+                },
+                location={"latitude": 38.9, "longitude": 121.6},
+            )
         elif kind == "animation":
             stored = api.add_file(b"GIF89a" + rng.randbytes(40), folder="animations", suffix=".mp4")
             meta = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id}
@@ -725,8 +841,9 @@ class Fuzzer:
         message = {**original, "text": text, "edit_date": int(time.time())}
         message.pop("entities", None)
         update = self.api.build_update({"edited_message": message})
-        return self.shot("edited message", f"edit to {len(text)} chars{flags_of(text)}", update,
-                         reply=user)
+        return self.shot(
+            "edited message", f"edit to {len(text)} chars{flags_of(text)}", update, reply=user
+        )
 
     def elsewhere(self, user: int) -> Shot:
         """Updates from outside a private chat, or of types the bot does not use."""
@@ -737,28 +854,45 @@ class Fuzzer:
         group = {"id": -100_123_456, "type": "supergroup", "title": "创新工作室群"}
         if kind == "group":
             text = rng.choice(["/apply", "/start@studio_test_bot", self.text()])
-            payload: dict[str, Any] = {"message": {
-                "message_id": rng.randint(1, 10**6), "date": now, "chat": group, "from": sender,
-                "text": text,
-            }}
+            payload: dict[str, Any] = {
+                "message": {
+                    "message_id": rng.randint(1, 10**6),
+                    "date": now,
+                    "chat": group,
+                    "from": sender,
+                    "text": text,
+                }
+            }
         elif kind == "channel post":
-            payload = {"channel_post": {
-                "message_id": rng.randint(1, 10**6), "date": now, "text": self.text(),
-                "chat": {"id": -100_999, "type": "channel", "title": "频道"},
-            }}
+            payload = {
+                "channel_post": {
+                    "message_id": rng.randint(1, 10**6),
+                    "date": now,
+                    "text": self.text(),
+                    "chat": {"id": -100_999, "type": "channel", "title": "频道"},
+                }
+            }
         elif kind == "member":
-            payload = {"my_chat_member": {
-                "chat": {"id": user, "type": "private", "first_name": sender["first_name"]},
-                "from": sender, "date": now,
-                "old_chat_member": {"status": "member", "user": api.bot_user},
-                "new_chat_member": {"status": "kicked", "user": api.bot_user, "until_date": 0},
-            }}
+            payload = {
+                "my_chat_member": {
+                    "chat": {"id": user, "type": "private", "first_name": sender["first_name"]},
+                    "from": sender,
+                    "date": now,
+                    "old_chat_member": {"status": "member", "user": api.bot_user},
+                    "new_chat_member": {"status": "kicked", "user": api.bot_user, "until_date": 0},
+                }
+            }
         elif kind == "reaction":
-            payload = {"message_reaction": {
-                "chat": {"id": user, "type": "private"}, "message_id": 1, "user": sender,
-                "date": now, "old_reaction": [],
-                "new_reaction": [{"type": "emoji", "emoji": "👍"}],
-            }}
+            payload = {
+                "message_reaction": {
+                    "chat": {"id": user, "type": "private"},
+                    "message_id": 1,
+                    "user": sender,
+                    "date": now,
+                    "old_reaction": [],
+                    "new_reaction": [{"type": "emoji", "emoji": "👍"}],
+                }
+            }
         else:
             payload = {"future_update_kind": {"x": 1}}
         return self.shot("elsewhere", kind, api.build_update(payload))
@@ -773,13 +907,25 @@ class Fuzzer:
         if style == 1:
             secret = rng.choice(["秘密", SECRET + "é", "s3cret\u00a0", "🔑", SECRET + "\u200b"])
             return Shot("non-ASCII secret", f"secret {secret!r}", good, secret=secret, status=401)
-        body = rng.choice([
-            b"", b"{", b"null", b"[]", b'"update"', b"42", b"\xff\xfe\x00{", b"{}}",
-            b'{"update_id": "abc"}', b'{"message": {"text": "hi"}}',
-            b'{"update_id": 5, "message": 7}', b'{"update_id": 5, "callback_query": {"id": 1}}',
-            b'{"update_id": 1e400}', b'{"update_id": -1, "message": {"chat": {}}}',
-            b"{" * 1000 + b"}" * 1000,
-        ])
+        body = rng.choice(
+            [
+                b"",
+                b"{",
+                b"null",
+                b"[]",
+                b'"update"',
+                b"42",
+                b"\xff\xfe\x00{",
+                b"{}}",
+                b'{"update_id": "abc"}',
+                b'{"message": {"text": "hi"}}',
+                b'{"update_id": 5, "message": 7}',
+                b'{"update_id": 5, "callback_query": {"id": 1}}',
+                b'{"update_id": 1e400}',
+                b'{"update_id": -1, "message": {"chat": {}}}',
+                b"{" * 1000 + b"}" * 1000,
+            ]
+        )
         return Shot("malformed body", f"body {body[:30]!r}", body, status=400)
 
     async def next(self) -> Shot:
@@ -788,8 +934,20 @@ class Fuzzer:
         if user in self.at_upload and rng.random() < 0.5:
             return self.document(user)
         kind = rng.choices(
-            ["valid", "button", "stale", "forged", "text", "command", "document", "photo",
-             "other", "edited", "elsewhere", "bad"],
+            [
+                "valid",
+                "button",
+                "stale",
+                "forged",
+                "text",
+                "command",
+                "document",
+                "photo",
+                "other",
+                "edited",
+                "elsewhere",
+                "bad",
+            ],
             [34, 10, 5, 7, 17, 7, 6, 3, 4, 2, 2, 3],
         )[0]
         if kind == "valid":
@@ -797,9 +955,15 @@ class Fuzzer:
         if kind == "bad":
             return self.bad_request()
         make: dict[str, Callable[[int], Shot]] = {
-            "button": self.real_press, "stale": self.stale_press, "forged": self.forged_press,
-            "text": self.typed, "command": self.command, "document": self.document,
-            "photo": self.photo, "other": self.other_content, "edited": self.edited,
+            "button": self.real_press,
+            "stale": self.stale_press,
+            "forged": self.forged_press,
+            "text": self.typed,
+            "command": self.command,
+            "document": self.document,
+            "photo": self.photo,
+            "other": self.other_content,
+            "edited": self.edited,
             "elsewhere": self.elsewhere,
         }
         return make[kind](user)
@@ -816,8 +980,10 @@ async def check_uploads(hook: Webhook, judge: Judge) -> int:
         magic = MAGIC.get(att.mime_type)
         if magic is None or not data.startswith(magic):
             judge.fail(
-                f"{what_bytes(data)} accepted as an upload of type {att.mime_type!r}", None,
-                f"named {att.file_name[:40]!r}, starting {data[:12]!r}", exact=True,
+                f"{what_bytes(data)} accepted as an upload of type {att.mime_type!r}",
+                None,
+                f"named {att.file_name[:40]!r}, starting {data[:12]!r}",
+                exact=True,
             )
     return len(attachments)
 
@@ -827,8 +993,10 @@ def what_bytes(data: bytes) -> str:
     if not data:
         return "an empty file"
     for name, start in [
-        ("an ELF program", ELF_BYTES[:4]), ("an HTML page", HTML_BYTES[:9]),
-        ("a shell script", b"#!"), ("a ZIP archive", b"PK\x03\x04"),
+        ("an ELF program", ELF_BYTES[:4]),
+        ("an HTML page", HTML_BYTES[:9]),
+        ("a shell script", b"#!"),
+        ("a ZIP archive", b"PK\x03\x04"),
     ]:
         if data.startswith(start):
             return name
@@ -958,8 +1126,9 @@ async def test_forged_callback_numbers_are_answered_as_stale(webhook: Webhook) -
         update = api.callback_update(user, shown, data)
         assert await webhook.send(update) == 200, data
         query = update["callback_query"]["id"]
-        toasts[data] = next((a.text for a in api.answered_callbacks
-                             if a.callback_query_id == query), "(unanswered)")
+        toasts[data] = next(
+            (a.text for a in api.answered_callbacks if a.callback_query_id == query), "(unanswered)"
+        )
     assert {d: t for d, t in toasts.items() if t not in STALE_TEXTS} == {}
     assert errors(webhook) == []
     assert [m.text for m in api.sent_to(user) if m.text == APOLOGY] == []
@@ -1011,8 +1180,9 @@ async def test_uploads_are_typed_by_their_bytes_not_the_clients_claim(webhook: W
         (SCRIPT_BYTES, "x.png", "image/png"),
     ]:
         assert await webhook.send(api.document_update(user, data, name, mime)) == 200
-    assert await webhook.send(api.document_update(user, PDF_BYTES, "真.pdf", "application/pdf")) \
-        == 200
+    assert (
+        await webhook.send(api.document_update(user, PDF_BYTES, "真.pdf", "application/pdf")) == 200
+    )
     judge = Judge(webhook)
     stored = await check_uploads(webhook, judge)
     assert not judge.counts, judge.report()
@@ -1095,4 +1265,3 @@ async def test_a_refused_reply_does_not_stop_the_replies_after_it(webhook: Webho
     assert "成员人数" in (question.text or ""), [m.text for m in shown]
     assert question.buttons, "the current question came without its buttons"
     assert [m.text for m in shown if m.text == APOLOGY] == []
-

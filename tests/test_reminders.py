@@ -262,3 +262,42 @@ async def test_the_ticker_plans_at_once_and_survives_a_failure(conv: Conversatio
     ticker = Ticker(planning, every=3600, clock=lambda: at("2027-07-24T09:00"))
     assert await ticker.run_once() == 1
     assert await ticker.run_once() == 0
+
+
+# --------------------------------------------------------------------------- the person's own
+
+
+async def test_deadlines_lists_the_dates_of_my_declarations_nearest_first(
+    conv: Conversation,
+) -> None:
+    leader = UserRef("telegram", "l-005", "孙师傅")
+    await begin_draft(conv, leader, "dalian-model")
+    await begin_draft(conv, leader, "cccc-model")
+    out = await conv.handle(leader, CommandIn("deadlines"))
+    text = out.replies[0].text
+    # On 2027-06-20: Dalian's July 31 comes first, CCCC's end of May is next year's.
+    assert text.index("2027-07-31") < text.index("2028-05-31")
+    assert "2011" not in text  # 2011's own schedule is over
+
+
+async def test_settings_mute_a_kind_and_set_the_hour_and_it_holds(conv: Conversation) -> None:
+    leader = UserRef("telegram", "l-006", "周师傅")
+    app_id = await begin_draft(conv, leader, "dalian-model")
+    out = await conv.handle(leader, CommandIn("settings"))
+    [reply] = out.replies
+    mute = next(b for row in reply.buttons for b in row if b.key == "deadline")
+    await conv.handle(leader, ButtonIn(mute.action, mute.arg, 0, 0, mute.key))
+    hour = next(b for row in reply.buttons for b in row if b.action is Action.SETTINGS_HOUR)
+    await conv.handle(leader, ButtonIn(hour.action, hour.arg, 0, 0, hour.key))
+    await conv.handle(leader, ButtonIn(Action.SETTINGS_TOGGLE, 0, 0, 0, "no-such-kind"))
+    async with conv.sessions() as session:
+        person, _ = await repo.load_user(session, channel="telegram", external_id="l-006")
+        assert person is not None
+        assert person.mutes == ["deadline"]
+        assert person.remind_hour == hour.arg
+    assert [
+        d for d in await due_at(conv, at("2027-07-24T06:00")) if d.application_id == app_id
+    ] == []
+    await conv.handle(leader, ButtonIn(mute.action, mute.arg, 0, 0, mute.key))  # on again
+    [due] = [d for d in await due_at(conv, at("2027-07-24T06:00")) if d.application_id == app_id]
+    assert due.send_at == at(f"2027-07-24T{hour.arg:02d}:00")

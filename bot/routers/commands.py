@@ -17,7 +17,7 @@ from dialogs.i18n import Locale
 from dialogs.ui import CommandIn, UpdateKey
 
 # The commands advertised in the Telegram menu, in menu order.
-COMMANDS = ("start", "apply", "status", "inbox", "help", "cancel")
+COMMANDS = ("start", "apply", "status", "deadlines", "inbox", "settings", "help", "cancel")
 
 
 def commands_router() -> Router:

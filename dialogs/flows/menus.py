@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from dialogs.flows import review, staff
+from dialogs.flows import deadlines, review, staff
 from dialogs.turn import Turn
 from dialogs.ui import Action, Button, Outcome, Reply
 from storage import repo
@@ -22,25 +22,33 @@ STAFF_COMMANDS: dict[str, Callable[[Turn], Awaitable[Outcome]]] = {
 
 
 async def command(turn: Turn, name: str, args: str = "") -> Outcome:
-    """/start (with an invitation's token, or without), /help, /apply, /status, /cancel,
-    the administrators' /invite and /staff, or an unknown command."""
+    """/start (with an invitation's token, or without), the commands of everyone
+    (/help, /apply, /status, /deadlines, /settings, /cancel), of union staff
+    (/inbox) and of administrators (/invite, /staff), or an unknown command."""
     if name == "start":
         return await start(turn, args)
-    if name in STAFF_COMMANDS:
-        return await STAFF_COMMANDS[name](turn)
-    if name == "help":
-        return turn.menu(turn.t("engine.help"))
-    if name == "apply":
-        return await program_list(turn)
-    if name == "status":
-        return await status(turn)
-    if name == "inbox":
-        return await review.inbox(turn)
-    if name == "cancel":
-        return await leave(turn)
+    plain = _commands().get(name) or STAFF_COMMANDS.get(name)
+    if plain is not None:
+        return await plain(turn)
     if len(name) > COMMAND_NAME_CHARS:
         name = name[:COMMAND_NAME_CHARS] + turn.t("engine.ellipsis")
     return turn.menu(turn.t("engine.unknown_command", name=name))
+
+
+def _commands() -> dict[str, Callable[[Turn], Awaitable[Outcome]]]:
+    return {
+        "help": _help,
+        "apply": program_list,
+        "status": status,
+        "inbox": review.inbox,
+        "deadlines": deadlines.deadlines,
+        "settings": deadlines.settings,
+        "cancel": leave,
+    }
+
+
+async def _help(turn: Turn) -> Outcome:
+    return turn.menu(turn.t("engine.help"))
 
 
 async def start(turn: Turn, args: str = "") -> Outcome:
