@@ -23,7 +23,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from dialogs.flows import applicant, deadlines, menus, placing, progress, review, staff, uploads
+from dialogs.flows import (
+    announcing,
+    applicant,
+    deadlines,
+    menus,
+    placing,
+    progress,
+    review,
+    staff,
+    uploads,
+)
 from dialogs.i18n import Locale
 from dialogs.loader import ProgramRegistry
 from dialogs.textfit import clean_text
@@ -177,6 +187,7 @@ BUTTON_FLOWS = (
     (placing.ACTIONS, placing.button),
     (staff.ACTIONS, staff.button),
     (deadlines.ACTIONS, deadlines.button),
+    (announcing.ACTIONS, announcing.button),
 )
 """Which flow a button belongs to; every other button acts on the applicant's draft."""
 
@@ -194,7 +205,7 @@ async def _dispatch(turn: Turn, event: Inbound) -> Outcome:
     if isinstance(event, UnsupportedIn):
         return await menus.unsupported(turn, event.kind)
     if isinstance(event, TextIn):
-        for side in (review.text, placing.text):
+        for side in (review.text, placing.text, announcing.text):
             out = await side(turn, event.text)
             if out is not None:
                 return out

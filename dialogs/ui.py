@@ -60,6 +60,8 @@ class Action(IntEnum):
     TIMELINE = 40  # arg: the declaration whose review history to show
     SETTINGS_TOGGLE = 41  # key: the kind of reminder to mute or hear again
     SETTINGS_HOUR = 42  # arg: the hour reminders come at
+    ANNOUNCE_ORG = 43  # arg: the organisation whose leaders an announcement is for
+    ANNOUNCE_SEND = 44  # arg: the organisation; sends the announcement previewed
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ class AuditAct(StrEnum):
     PANEL_OPINION = "panel_opinion"
     NAMED = "named"
     WITHDRAWN = "withdrawn"
+    ANNOUNCED = "announced"
 
 
 def record(

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Application, ApplicationStatus, Membership, Person, ReviewTask, TaskState
+from storage.review import subtree
 
 APPS = Application.__table__  # type: ignore[attr-defined]
 PERSONS = Person.__table__  # type: ignore[attr-defined]
@@ -108,3 +109,18 @@ async def waiting(session: AsyncSession) -> list[Waiting]:
             seen.add((item.task_id, item.person_id))
             out.append(item)
     return out
+
+
+async def leaders_under(session: AsyncSession, *, organisation_id: int) -> list[int]:
+    """The leaders of every declaration placed under the organisation or below it
+    (submitted ones, named studios), once each: whom an announcement reaches."""
+    rows = await session.execute(
+        sa.select(APPS.c.user_id)
+        .where(
+            APPS.c.organisation_id.in_(subtree(organisation_id)),
+            APPS.c.status != ApplicationStatus.DRAFT.value,
+        )
+        .distinct()
+        .order_by(APPS.c.user_id)
+    )
+    return [int(r) for r in rows.scalars().all()]

@@ -80,9 +80,7 @@ async def get_or_create_user(
             locale=language_tag(locale),
             now=now,
         )
-        person, _ = await load_user(
-            session, channel=channel, external_id=external_id, lock=False
-        )
+        person, _ = await load_user(session, channel=channel, external_id=external_id, lock=False)
         assert person is not None  # inserted, or found inserted by another writer
     rename_user(person, display_name=display_name, now=now)
     return person

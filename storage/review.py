@@ -56,6 +56,14 @@ async def children(session: AsyncSession, *, parent_id: int, kind: str) -> list[
     return list(result.scalars().all())
 
 
+def subtree(root_id: int) -> sa.Select[tuple[int]]:
+    """The ids of an organisation and everything under it (a recursive query)."""
+    org = Organisation.__table__  # type: ignore[attr-defined]
+    tree = sa.select(org.c.id).where(org.c.id == root_id).cte("subtree", recursive=True)
+    tree = tree.union_all(sa.select(org.c.id).where(org.c.parent_id == tree.c.id))
+    return sa.select(tree.c.id)
+
+
 class Found(NamedTuple):
     """Organisations matching a search, the first ``limit`` of ``total``."""
 
@@ -80,10 +88,7 @@ async def search(
         escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         cond.append(org.c.name.like(f"%{escaped}%", escape="\\"))
     if under_id is not None:
-        tree = sa.select(org.c.id).where(org.c.id == under_id).cte("subtree", recursive=True)
-        below = sa.select(org.c.id).where(org.c.parent_id == tree.c.id)
-        tree = tree.union_all(below)
-        cond.append(org.c.id.in_(sa.select(tree.c.id)))
+        cond.append(org.c.id.in_(subtree(under_id)))
     where = sa.and_(*cond)
     total = (await session.execute(sa.select(sa.func.count()).where(where))).scalar_one()
     rows = await session.execute(

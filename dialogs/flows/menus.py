@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from dialogs.flows import deadlines, review, staff
+from dialogs.flows import announcing, deadlines, review, staff
 from dialogs.turn import Turn
 from dialogs.ui import Action, Button, Outcome, Reply
 from storage import repo
@@ -17,6 +17,7 @@ COMMAND_NAME_CHARS = 32
 STAFF_COMMANDS: dict[str, Callable[[Turn], Awaitable[Outcome]]] = {
     "invite": staff.invite,
     "staff": staff.colleagues,
+    "announce": announcing.announce,
 }
 """Commands of administrators (not in the menu applicants see); refused to others."""
 

@@ -52,7 +52,7 @@ async def join(turn: Turn, args: str) -> Outcome:
     return turn.menu(text)
 
 
-async def _admin_of(turn: Turn) -> list[Organisation]:
+async def administered(turn: Turn) -> list[Organisation]:
     """The organisations the person administers now."""
     held = await staff.roles_of(
         turn.session, person_id=turn.user.id or 0, role=StaffRole.ADMIN.value
@@ -63,7 +63,7 @@ async def _admin_of(turn: Turn) -> list[Organisation]:
 async def invite(turn: Turn) -> Outcome:
     """``/invite``: a reviewer's link for the administrator's organisation (asked which,
     when they administer several)."""
-    orgs = await _admin_of(turn)
+    orgs = await administered(turn)
     if not orgs:
         return turn.menu(turn.t("staff.not_admin"))
     if len(orgs) == 1:
@@ -101,7 +101,7 @@ async def _invitation(turn: Turn, org: Organisation) -> Outcome:
 async def colleagues(turn: Turn) -> Outcome:
     """``/staff``: everyone holding a role in the organisations the person administers,
     with a button to remove each (but themself) and one to invite a reviewer."""
-    orgs = await _admin_of(turn)
+    orgs = await administered(turn)
     if not orgs:
         return turn.menu(turn.t("staff.not_admin"))
     members = await staff.members_of(turn.session, organisation_ids=[o.id or 0 for o in orgs])
@@ -135,7 +135,7 @@ async def button(turn: Turn, event: ButtonIn) -> Outcome:
     if event.action is Action.STAFF_LIST:
         return await colleagues(turn)
     if event.action is Action.STAFF_INVITE:
-        org = next((o for o in await _admin_of(turn) if o.id == event.arg), None)
+        org = next((o for o in await administered(turn) if o.id == event.arg), None)
         return await (_invitation(turn, org) if org else _forbidden(turn))
     return await _remove(turn, event.arg, confirmed=event.action is Action.STAFF_REMOVE_OK)
 
@@ -148,7 +148,7 @@ async def _remove(turn: Turn, membership_id: int, *, confirmed: bool) -> Outcome
     """Ask, then remove a colleague's role; refused unless the presser administers
     the colleague's organisation now, and never for the presser's own roles."""
     target = await staff.membership(turn.session, membership_id=membership_id)
-    orgs = {o.id: o for o in await _admin_of(turn)}
+    orgs = {o.id: o for o in await administered(turn)}
     if target is None or target.organisation_id not in orgs:
         return await _forbidden(turn)
     if target.revoked_at is not None:
