@@ -20,7 +20,7 @@ from dialogs.i18n import Locale
 from dialogs.loader import ProgramRegistry
 from dialogs.ui import Action, Button
 from reminders.holidays import holidays
-from reminders.plan import Due, Window, plan
+from reminders.plan import Due, Window, night, plan
 from storage import outbox
 from storage.models import OutboxPriority
 
@@ -112,6 +112,11 @@ async def plan_and_write(
     """One tick: every reminder due at ``now`` into the outbox, in one transaction;
     how many were new (0 when planned before, by this process or another)."""
     async with sessions() as session, session.begin():
+        morning = night(now, window)
+        if morning is not None:  # the day's window closed: what is left waits for morning
+            await outbox.defer_unsent(
+                session, now=now, until=morning, priority=int(OutboxPriority.BULK)
+            )
         found = await plan(session, programs=list(registry), now=now, window=window)
         return await write(
             session, due=found, loc=loc, registry=registry, holidays=holidays(), now=now

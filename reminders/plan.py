@@ -139,6 +139,16 @@ def send_time(now: dt.datetime, day: dt.date, window: Window, hour: int | None) 
     return local if tomorrow.date() > day else tomorrow
 
 
+def night(now: dt.datetime, window: Window) -> dt.datetime | None:
+    """The next morning's sending time when ``now`` is outside the sending window
+    (from ``quiet_from`` to ``hour``), else None."""
+    local = now.astimezone(window.zone)
+    if window.hour <= local.hour < window.quiet_from:
+        return None
+    morning = local.replace(hour=window.hour, minute=0, second=0, microsecond=0)
+    return morning if local.hour < window.hour else morning + dt.timedelta(days=1)
+
+
 def end_of(day: dt.date, window: Window) -> dt.datetime:
     """The end of ``day`` in the zone: a reminder about it is pointless after."""
     return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=window.zone)

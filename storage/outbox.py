@@ -401,6 +401,29 @@ async def give_up_expired(
     return _messages(await session.execute(stmt))
 
 
+async def defer_unsent(
+    session: AsyncSession, *, now: dt.datetime, until: dt.datetime, priority: int
+) -> int:
+    """Hold back the rows of ``priority`` still unsent at ``now`` until ``until`` (the
+    next morning, when the day's sending window closed with a backlog), except
+    those that would have expired by then: they go now or never.  Rows a sender
+    holds or is sending are left alone."""
+    stmt = (
+        sa.update(OUTBOX)
+        .where(
+            _pending(),
+            OUTBOX.c.priority == priority,
+            OUTBOX.c.sending_at.is_(None),
+            OUTBOX.c.not_before <= now,
+            sa.or_(OUTBOX.c.claimed_until.is_(None), OUTBOX.c.claimed_until <= now),
+            sa.or_(OUTBOX.c.expires_at.is_(None), OUTBOX.c.expires_at > until),
+        )
+        .values(not_before=until)
+    )
+    result = await session.execute(stmt)
+    return int(getattr(result, "rowcount", 0))
+
+
 async def give_up_interrupted(
     session: AsyncSession, *, channel: str, now: dt.datetime
 ) -> list[OutboxMessage]:

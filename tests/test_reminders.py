@@ -301,3 +301,20 @@ async def test_settings_mute_a_kind_and_set_the_hour_and_it_holds(conv: Conversa
     await conv.handle(leader, ButtonIn(mute.action, mute.arg, 0, 0, mute.key))  # on again
     [due] = [d for d in await due_at(conv, at("2027-07-24T06:00")) if d.application_id == app_id]
     assert due.send_at == at(f"2027-07-24T{hour.arg:02d}:00")
+
+
+async def test_a_backlog_left_when_the_window_closes_waits_for_the_morning(
+    conv: Conversation,
+) -> None:
+    leader = UserRef("telegram", "l-007", "吴师傅")
+    await begin_draft(conv, leader, "dalian-model")
+    await tick(conv, at("2027-07-24T09:00"))  # a 7-day reminder, not sent by 20:00
+    late = UserRef("telegram", "l-008", "郑师傅")
+    await begin_draft(conv, late, "dalian-model")
+    await tick(conv, at("2027-07-31T19:00"))  # the day itself: must go today
+    await tick(conv, at("2027-07-24T20:30"))  # the window closed on the 24th
+    by_key = {r.dedupe_key: r for r in await rows(conv)}
+    week = next(r for k, r in by_key.items() if k.endswith("2027-07-31:7"))
+    assert week.not_before == at("2027-07-25T09:00")
+    today = next(r for k, r in by_key.items() if k.endswith("2027-07-31:1"))
+    assert today.not_before == at("2027-07-31T19:00")  # would expire by morning: left as is
