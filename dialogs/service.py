@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -140,6 +141,12 @@ class Conversation:
                 if attempt == WRITE_ATTEMPTS:
                     raise
                 log.info("draft changed under an event (attempt %d); handling it again", attempt)
+            except DBAPIError as exc:
+                if attempt == WRITE_ATTEMPTS or not _retryable(exc):
+                    raise
+                log.info(
+                    "event rolled back by the database (attempt %d); handling it again", attempt
+                )
         raise AssertionError("unreachable")
 
     async def _handle_once(
@@ -190,6 +197,15 @@ BUTTON_FLOWS = (
     (announcing.ACTIONS, announcing.button),
 )
 """Which flow a button belongs to; every other button acts on the applicant's draft."""
+
+
+RETRYABLE_STATES = frozenset({"40P01", "40001"})
+"""PostgreSQL's deadlock and serialization failures: the transaction was rolled back
+whole, and handling the event again on the new state is always right."""
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) in RETRYABLE_STATES
 
 
 async def _dispatch(turn: Turn, event: Inbound) -> Outcome:

@@ -164,7 +164,12 @@ def _load_user_statement(lock: bool) -> Any:
             ChannelIdentity.external_id == bindparam("external_id"),
         )
     )
-    return stmt.with_for_update(of=Person) if lock else stmt
+    # FOR NO KEY UPDATE, not FOR UPDATE: it orders one person's events just the same,
+    # but lets other transactions insert rows pointing at the person (an outbox
+    # notice to an applicant, written while the applicant's own event holds the row),
+    # which FOR UPDATE would make wait — and deadlock when that event then waits for
+    # the declaration the other transaction holds.
+    return stmt.with_for_update(of=Person, key_share=True) if lock else stmt
 
 
 @cache
