@@ -216,15 +216,18 @@ async def new_tasks(turn: Turn, program: Program, moved: Moved) -> None:
         for person in people:
             if person.id == moved.app.user_id:
                 continue  # nobody reviews their own declaration
-            role = await data.role_in(
-                turn.session, person_id=person.id or 0, organisation_id=org.id or 0
-            )
+            role = StaffRole.REVIEWER.value  # only a panel's buttons differ by role
+            if level.panel:
+                held = await data.role_in(
+                    turn.session, person_id=person.id or 0, organisation_id=org.id or 0
+                )
+                role = held or role
             await _send(
                 turn,
                 person,
                 text=turn.t("review.note.new") + "\n" + text,
                 key=f"task:{task.id}:new:{person.id}",
-                buttons=decision_buttons(turn, task, level, role or StaffRole.REVIEWER.value),
+                buttons=decision_buttons(turn, task, level, role),
                 app=moved.app,
                 revision=task.submission_no,
             )

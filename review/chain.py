@@ -353,10 +353,11 @@ async def check(
     task = await data.task(session, task_id=task_id)
     if task is None:
         return Decision(Verdict.GONE)
-    app = await repo.get_application(session, application_id=task.application_id, for_update=True)
+    app = await repo.get_application(
+        session, application_id=task.application_id, for_update=True, fresh=True
+    )
     if app is None:
         return Decision(Verdict.GONE)
-    await session.refresh(app)
     role = await data.role_in(session, person_id=person_id, organisation_id=task.organisation_id)
     if role is None:
         return Decision(Verdict.FORBIDDEN, task)

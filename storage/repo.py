@@ -217,12 +217,15 @@ async def load_user(
 
 
 async def get_application(
-    session: AsyncSession, *, application_id: int, for_update: bool = False
+    session: AsyncSession, *, application_id: int, for_update: bool = False, fresh: bool = False
 ) -> Application | None:
-    """One application by id; ``for_update`` locks its row on PostgreSQL."""
+    """One application by id; ``for_update`` locks its row on PostgreSQL; ``fresh``
+    overwrites a copy the session read earlier with what is stored now."""
     stmt = select(Application).where(Application.id == application_id)
     if for_update:
         stmt = stmt.with_for_update()
+    if fresh:
+        stmt = stmt.execution_options(populate_existing=True)
     result = await session.execute(stmt)
     return result.scalar_one_or_none()
 
