@@ -29,7 +29,8 @@ REDACTED = "<redacted>"
 
 _TOKEN_RE = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
 # "/bot" or "/file/bot" in a URL, then the token up to the next "/" (or the URL's end).
-_URL_TOKEN_RE = re.compile(r"(/bot)[^/\s'\"<>]+")
+# A token always holds a colon (id:secret): "/bots/api" of a documentation link is kept.
+_URL_TOKEN_RE = re.compile(r"(/bot)[^/\s'\"<>:]*:[^/\s'\"<>]+")
 
 _lock = threading.Lock()
 _secrets: tuple[str, ...] = ()  # replaced, never mutated: read without the lock

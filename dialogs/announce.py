@@ -18,9 +18,9 @@ from dialogs.engine import Walker
 from dialogs.qtypes import kind
 from dialogs.render import draw
 from dialogs.schema import Program, ReviewLevel
+from dialogs.screens import answer_lines
 from dialogs.turn import Turn
 from dialogs.ui import Action, Button
-from dialogs.view import Answer
 from review.chain import Moved, issuer
 from storage import outbox
 from storage import review as data
@@ -36,6 +36,8 @@ from storage.models import (
 log = logging.getLogger(__name__)
 
 DECIDERS = (StaffRole.REVIEWER.value, StaffRole.ADMIN.value)
+CHANGED_CHARS = 300
+"""Characters of a changed answer shown on the card (the rest in 查看全文)."""
 SHOWN_CHANGES = 12
 """Changed answers named on a resubmitted card; more are counted."""
 
@@ -87,6 +89,19 @@ def _leader(app: Application, applicant: Person | None) -> str:
     return applicant.display_name if applicant is not None else ""
 
 
+async def _joint(turn: Turn, program: Program, task: ReviewTask) -> str:
+    """Who decides a joint level together, and what follows when all agree."""
+    seats = [
+        t
+        for t in await data.tasks_of(turn.session, application_id=task.application_id)
+        if t.level == task.level and t.submission_no == task.submission_no
+    ]
+    orgs = [await turn.session.get(Organisation, t.organisation_id) for t in seats]
+    parties = turn.t("engine.sep.list").join([await turn.org_name(o) for o in orgs if o])
+    last = task.level + 1 == len(program.review_chain)
+    return turn.t("review.card.joint_last" if last else "review.card.joint", parties=parties)
+
+
 def _changed_labels(program: Program, changed: list[str]) -> list[str]:
     labels = []
     for qid in changed:
@@ -117,10 +132,6 @@ async def card_text(
     answers = dict(version.answers) if version is not None else dict(app.answers)
     lines = [
         turn.t("review.card.title", program=program.button_title),
-        turn.t(
-            "review.card.studio",
-            name=turn.title_of(app, bare=True) or turn.t("review.card.unnamed"),
-        ),
         turn.t("review.card.leader", name=_leader(app, applicant)),
         turn.t("review.card.unit", unit=_unit(program, app, turn) or turn.t("review.card.unnamed")),
         turn.t(
@@ -132,13 +143,16 @@ async def card_text(
             "review.card.level",
             level=level.reviewer,
             label=level.opinion_label,
-            organisation=org.name,
+            organisation=await turn.org_name(org),
             n=task.level + 1,
             total=len(program.review_chain),
         ),
     ]
+    studio = turn.title_of(app, bare=True)
+    if program.studio_name is not None:  # a program that asks for the studio's name
+        lines.insert(1, turn.t("review.card.studio", name=studio or turn.t("review.card.unnamed")))
     if level.joint:
-        lines.append(turn.t("review.card.joint"))
+        lines.append(await _joint(turn, program, task))
     if level.panel:
         lines.append(turn.t("review.card.panel"))
     waited = (turn.now - task.opened_at).days
@@ -162,14 +176,16 @@ async def card_text(
 def _changed_values(
     turn: Turn, program: Program, answers: dict[str, object], changed: list[str]
 ) -> list[str]:
+    """The new value of each changed answer, as the preview shows it (a table by its
+    rows), each line clipped: the whole is one press away (查看全文)."""
     out = []
     for qid in changed:
         try:
             q = program.question(qid)
         except KeyError:
             continue
-        value = draw(Answer(q, answers.get(qid), clip=80), turn.loc, program.date_style)
-        out.append(turn.t("review.card.changed_value", label=q.label, value=value))
+        lines = answer_lines(q, answers.get(qid), CHANGED_CHARS)
+        out += ["  " + draw(line, turn.loc, program.date_style) for line in lines]
     return out
 
 
@@ -293,12 +309,12 @@ async def tell_applicant(
         level = program.review_chain[decided.level]
         params |= {
             "level": level.reviewer,
-            "organisation": org.name if org is not None else "",
+            "organisation": await turn.org_name(org),
             "opinion": decided.opinion or "",
         }
     if moved.outcome == "routed":
         orgs = [await turn.session.get(Organisation, t.organisation_id) for t in moved.opened]
-        params["next"] = turn.t("engine.sep.list").join(o.name for o in orgs if o is not None)
+        params["next"] = turn.t("engine.sep.list").join([await turn.org_name(o) for o in orgs])
         params["next_level"] = program.review_chain[app.review_level].reviewer
     if moved.outcome == "returned":
         buttons.insert(0, [Button(turn.t("review.btn.revise"), Action.RESUME, app.id or 0)])

@@ -202,7 +202,7 @@ def upload_progress(target: Question, count: int, ways: Ways) -> View:
     return View(lines=(line,), buttons=rows(row, *ways.rows()), kind="upload")
 
 
-def _answer_lines(q: Question, value: Any) -> list[Part]:
+def _answer_lines(q: Question, value: Any, clip: int | None = PREVIEW_TEXT_CHARS) -> list[Part]:
     if kind(q).repeats:
         table = value if isinstance(value, list) else []
         if not table:
@@ -219,7 +219,7 @@ def _answer_lines(q: Question, value: Any) -> list[Part]:
     if value is None:
         shown = msg("engine.preview.missing" if q.required else "engine.preview.skipped")
     else:
-        shown = Answer(q, value, PREVIEW_TEXT_CHARS)
+        shown = Answer(q, value, clip)
     return [msg("engine.preview.item", label=q.label, value=shown)]
 
 
@@ -251,11 +251,18 @@ def preview(
 def section_page(
     program: Program, section: Section, questions: list[Question], answers: dict[str, Any]
 ) -> list[Part]:
-    """One section of a declaration as read by a reviewer: its title and answers."""
+    """One section of a declaration as read by a reviewer: its title and every answer
+    whole (a long text is not clipped as in the applicant's preview: this is the
+    reading that decides)."""
     lines: list[Part] = [msg("engine.preview.section", title=section.title)]
     for q in questions:
-        lines += _answer_lines(q, answers.get(q.id))
+        lines += _answer_lines(q, answers.get(q.id), clip=None)
     return lines
+
+
+def answer_lines(q: Question, value: Any, clip: int | None) -> list[Part]:
+    """One answer as the preview shows it (a table as its rows), clipped to ``clip``."""
+    return _answer_lines(q, value, clip)
 
 
 def preview_actions(

@@ -24,7 +24,13 @@ from dialogs.ui import Action, Button, Outcome, Reply
 from dialogs.view import Joined, Part, Plain, View, msg
 from storage import repo
 from storage.files import FileStore
-from storage.models import Application, ApplicationStatus, Person
+from storage.models import (
+    Application,
+    ApplicationStatus,
+    Organisation,
+    OrganisationKind,
+    Person,
+)
 
 CARRY_OVER_PATH = "@carried_over"
 """The history row recording that a draft moved to a new version of its program."""
@@ -93,6 +99,16 @@ class Turn:
         if bare:
             return name
         return self.t("engine.status.named", program=program.button_title, name=name)
+
+    async def org_name(self, org: Organisation | None) -> str:
+        """An organisation as people name it: a body of a unit (技术部门, 党委) with its
+        unit's name, since 「技术部门」 alone says nothing of whose."""
+        if org is None:
+            return ""
+        if org.kind != OrganisationKind.DEPARTMENT.value or org.parent_id is None:
+            return org.name
+        unit = await self.session.get(Organisation, org.parent_id)
+        return self.t("review.org.body", unit=unit.name, body=org.name) if unit else org.name
 
     def walker(self, app: Application) -> Walker:
         return Walker(self.program(app), app.answers, app.cursor, today=self.today())

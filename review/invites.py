@@ -106,6 +106,7 @@ class Verdict(StrEnum):
 
     JOINED = "joined"
     ALREADY = "already"  # the person holds that role there already: the link stays unused
+    YOURS = "yours"  # the person opens the link they used: they hold its role
     UNKNOWN = "unknown"  # malformed, or no such token
     USED = "used"
     EXPIRED = "expired"
@@ -144,6 +145,13 @@ async def redeem(
     org = await staff.organisation(session, organisation_id=found.organisation_id)
     role = StaffRole(found.role)
     refused = _judge(found, now)
+    if refused is Verdict.USED and found.used_by == person_id and org is not None:
+        # The person opening their own link again: they hold the role, say so.
+        held = await staff.membership(
+            session, person_id=person_id, organisation_id=org.id, role=role.value
+        )
+        if held is not None and held.revoked_at is None:
+            return Redemption(Verdict.YOURS, org, role, held)
     if refused is not None or org is None:
         return Redemption(refused or Verdict.UNKNOWN, org, role)
     held = await staff.membership(

@@ -176,6 +176,16 @@ async def submission(
     return result.scalar_one_or_none()
 
 
+async def submissions_of(session: AsyncSession, *, application_id: int) -> list[Submission]:
+    """Every submitted version of a declaration, the first first."""
+    result = await session.execute(
+        select(Submission)
+        .where(Submission.application_id == application_id)
+        .order_by(col(Submission.number))
+    )
+    return list(result.scalars().all())
+
+
 # --------------------------------------------------------------------------- tasks
 
 

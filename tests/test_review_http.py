@@ -403,10 +403,14 @@ async def test_the_chain_over_telegram_with_one_return(world: World) -> None:
     assert changed in (card2.text or "")
     again = button(card2, Action.REVIEW_APPROVE)
     assert (again.p, again.r) == (app_id, 2)
-    # The first version's card is refused now (answered, nothing asked).
+    # The first version's card acts on nothing now: the press is answered with the
+    # version waiting instead, and no opinion is asked.
     old = data_for(card1, Action.REVIEW_APPROVE)
     await press(api, r1, card1, old)
-    assert toast_of(api, old)
+    assert toast_of(api, old) is None or toast_of(api, old)  # answered, with or without words
+    shown = api.last_message(r1, with_buttons=True)
+    assert shown is not None
+    assert button(shown, Action.REVIEW_APPROVE).r == 2
     assert (await person(w, r1)).pending == {}
     assert len(cards(api, r0)) == 1  # level 0 is not asked again
     await decide(w, r1, card2, Action.REVIEW_APPROVE, "修改后同意")
@@ -429,8 +433,9 @@ async def test_the_chain_over_telegram_with_one_return(world: World) -> None:
     for row in mine:
         assert received.count(row.text) == 1, row.dedupe_key
     assert named.text == mine[-1].text
-    # Each reviewer got exactly their cards; every press was answered.
-    assert [len(cards(api, uid)) for uid in LEVEL_REVIEWERS] == [1, 2, 1]
+    # Each reviewer got exactly their cards (level 1: the two versions, and the second
+    # again in answer to the old card's press); every press was answered.
+    assert [len(cards(api, uid)) for uid in LEVEL_REVIEWERS] == [1, 3, 1]
     assert api.unanswered_callbacks() == []
     acts = await audit(w, app_id)
     assert acts.count(AuditAct.SUBMITTED.value) == 2

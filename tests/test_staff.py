@@ -121,10 +121,12 @@ async def test_an_invitation_works_once(sessions: SessionFactory, conv: Conversa
     assert used.used_at == NOW
     assert used.used_by == member.person_id
 
-    # Used: refused for anyone, the same person included, and nothing changes.
-    for user in (LI, WANG):
-        reply = await start(conv, created.token, user)
-        assert reply.text == said("staff.join.used", "西岗区总工会")
+    # Used: refused for anyone else; the person who used it is told they hold the
+    # role; nothing changes either way.
+    reply = await start(conv, created.token, LI)
+    assert reply.text == said("staff.join.used", "西岗区总工会")
+    reply = await start(conv, created.token, WANG)
+    assert reply.text == said("staff.join.yours", "西岗区总工会", StaffRole.REVIEWER)
     assert len(await table(sessions, Membership)) == 1
     acts = [(a.act, a.person_id, a.role) for a in await table(sessions, AuditEntry)]
     assert acts == [

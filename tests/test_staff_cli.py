@@ -306,7 +306,7 @@ async def test_an_invitation_opened_in_telegram(
 
         api.send_command(colleague, "start", args=found.group(1))
         [again] = await api.wait_for_reply(colleague)
-        assert again.text == ZH.t("staff.join.used", organisation="大连市机械冶金工会", role="")
+        assert again.text == ZH.t("staff.join.yours", organisation="大连市机械冶金工会", role=role)
 
         api.send_command(boss, "staff")
         [listing] = await api.wait_for_reply(boss)

@@ -129,16 +129,16 @@ async def submit(turn: Turn, app: Application) -> Outcome:
     else:
         await announce.unplaced(turn, program, app)
     levels = turn.t("engine.sep.chain").join(lv.reviewer for lv in program.review_chain)
-    here = program.review_chain[app.review_level]
     if moved.outcome == "routed":
         orgs = await review.organisations_named(turn, [t.organisation_id for t in moved.opened])
-        names = turn.t("engine.sep.list").join(o.name for o in orgs)
+        names = turn.t("engine.sep.list").join([await turn.org_name(o) for o in orgs])
+        later = program.review_chain[app.review_level + 1 :]
+        then = turn.t("engine.sep.chain").join(lv.reviewer for lv in later)
         text = turn.t(
             "engine.submitted",
             program=turn.title_of(app),
-            reviewer=here.reviewer,
             organisation=names,
-            levels=levels,
+            then=turn.t("engine.submitted_then", levels=then) if later else "",
             version=app.submission_no,
         )
     else:

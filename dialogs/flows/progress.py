@@ -4,6 +4,8 @@ has decided on it."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from dialogs.flows import menus
 from dialogs.turn import Turn
 from dialogs.ui import Action, Button, ButtonIn, Outcome, Reply
@@ -43,28 +45,27 @@ async def button(turn: Turn, event: ButtonIn) -> Outcome:
 
 
 async def timeline(turn: Turn, app: Application) -> Outcome:
-    """Every level so far, oldest first: organisation, what it decided, the opinion,
-    who signed and when; then the stage now."""
+    """Everything that happened to the declaration, in the order it happened: each
+    version submitted, each level's organisation with what it decided, the opinion,
+    who signed and when, what waits now; then the stage it is at."""
     program = turn.program(app)
     tasks = await data.tasks_of(turn.session, application_id=app.id or 0)
-    lines = [turn.t("review.timeline.title", title=turn.title_of(app))]
-    if app.submitted_at is not None:
-        lines.append(
-            turn.t(
-                "review.timeline.submitted",
-                when=turn.local(app.submitted_at, "%Y-%m-%d %H:%M"),
-                version=app.submission_no,
-            )
-        )
+    events: list[tuple[dt.datetime, int, str]] = []
+    for version in await data.submissions_of(turn.session, application_id=app.id or 0):
+        when = turn.local(version.submitted_at, "%Y-%m-%d %H:%M")
+        text = turn.t("review.timeline.submitted", when=when, version=version.number)
+        events.append((version.submitted_at, 0, text))
     for task in tasks:
-        lines.append(await _line(turn, program.review_chain[task.level].reviewer, task))
+        label = program.review_chain[task.level].opinion_label
+        at = task.decided_at or task.opened_at
+        events.append((at, 1 if task.decided_at else 2, await _line(turn, label, task)))
+    events.sort(key=lambda e: (e[0], e[1]))
+    lines = [turn.t("review.timeline.title", title=turn.title_of(app))]
+    lines += [text for _, _, text in events]
     lines.append(
         turn.t(
-            f"engine.status.{app.status}",
-            n="→",
-            program=turn.title_of(app),
-            submitted=turn.local(app.submitted_at or app.updated_at, "%Y-%m-%d"),
-            reviewer=program.review_chain[app.review_level].reviewer,
+            f"review.timeline.now.{app.status}",
+            organisation=await _waiting_at(turn, tasks),
             name=app.named_as or "",
         )
     )
@@ -79,12 +80,21 @@ async def timeline(turn: Turn, app: Application) -> Outcome:
     return Outcome(replies=[Reply(text="\n".join(lines), buttons=buttons)])
 
 
+async def _waiting_at(turn: Turn, tasks: list[ReviewTask]) -> str:
+    orgs = [
+        await turn.session.get(Organisation, t.organisation_id)
+        for t in tasks
+        if t.state == TaskState.OPEN.value
+    ]
+    return turn.t("engine.sep.list").join([await turn.org_name(o) for o in orgs if o])
+
+
 async def _line(turn: Turn, level: str, task: ReviewTask) -> str:
     org = await turn.session.get(Organisation, task.organisation_id)
     who = await staff.person(turn.session, person_id=task.decided_by) if task.decided_by else None
     params = {
         "level": level,
-        "organisation": org.name if org is not None else "",
+        "organisation": await turn.org_name(org),
         "version": task.submission_no,
         "opened": turn.local(task.opened_at, "%Y-%m-%d"),
         "when": turn.local(task.decided_at, "%Y-%m-%d %H:%M") if task.decided_at else "",

@@ -80,7 +80,7 @@ async def inbox(turn: Turn) -> Outcome:
             "title": turn.title_of(item.application),
             "applicant": item.applicant.display_name or "",
             "level": level.reviewer,
-            "organisation": item.organisation.name,
+            "organisation": await turn.org_name(item.organisation),
             "days": days,
         }
         lines.append(turn.t("review.inbox.line", **params))
@@ -107,6 +107,17 @@ async def card(turn: Turn, task: ReviewTask, *, changed: list[str] | None = None
         turn.session, person_id=turn.user.id or 0, organisation_id=task.organisation_id
     )
     text = await announce.card_text(turn, app, task, org, program, changed=changed)
+    if task.state != "open":
+        by = (
+            await staff.person(turn.session, person_id=task.decided_by) if task.decided_by else None
+        )
+        text += "\n" + turn.t(
+            "review.card.decided",
+            state=turn.t(f"review.state.{task.state}"),
+            name=(by.display_name if by else "") or turn.t("staff.unnamed"),
+            when=turn.local(task.decided_at, "%Y-%m-%d %H:%M") if task.decided_at else "",
+            opinion=task.opinion or "",
+        )
     if task.state != "open" or role is None or app.user_id == turn.user.id:
         return Outcome(replies=[Reply(text=text)])
     level = program.review_chain[task.level]
@@ -241,6 +252,11 @@ async def _start(turn: Turn, task: ReviewTask, act: str, version: int) -> Outcom
         turn.session, task_id=task.id or 0, person_id=turn.user.id or 0, submission_no=version
     )
     if isinstance(found, Decision):
+        newer = await _waiting_for_me(turn, task) if found.verdict is not Verdict.OWN else None
+        if newer is not None:  # an old card: the version waiting now is shown instead
+            out = await card(turn, newer)
+            out.replies.insert(0, Reply(text=turn.t("review.refused.newer")))
+            return out
         return await _refused(turn, found.verdict, found)
     program = _program(turn, found.app)
     if program is None:
@@ -257,9 +273,14 @@ async def _start(turn: Turn, task: ReviewTask, act: str, version: int) -> Outcom
 
 
 def suggestions(turn: Turn, level: ReviewLevel, act: str) -> list[str]:
-    """Opinion texts offered for an act: the level's own, else one from its action."""
+    """Opinion texts offered for an act: the level's own, else one from its action
+    (「同意推荐」; a level whose action is 同意 itself offers 「同意」)."""
     if act in ("approve", "yes"):
-        return list(level.suggest or [turn.t("review.suggest.approve", action=level.action)])
+        if level.suggest:
+            return list(level.suggest)
+        if level.action == turn.t("review.suggest.plain"):
+            return [level.action]
+        return [turn.t("review.suggest.approve", action=level.action)]
     if act == "return":
         return [turn.t("review.suggest.return")]
     if act == "no":
@@ -274,7 +295,19 @@ def _ask_opinion(turn: Turn, task: ReviewTask, level: ReviewLevel, act: str) -> 
     ]
     buttons.append([Button(turn.t("review.btn.cancel"), Action.REVIEW_CANCEL)])
     text = turn.t(f"review.ask.{act}", label=level.opinion_label, level=level.reviewer)
-    return Outcome(replies=[Reply(text=text, buttons=buttons, expects_text=True)])
+    return Outcome(replies=[_asking(task, text, buttons)])
+
+
+def _asking(task: ReviewTask, text: str, buttons: list[list[Button]]) -> Reply:
+    """A question for the reviewer whose buttons act on ``task``'s declaration and
+    version (checked again when pressed)."""
+    return Reply(
+        text=text,
+        buttons=buttons,
+        application_id=task.application_id,
+        revision=task.submission_no,
+        expects_text=True,
+    )
 
 
 async def _suggested(turn: Turn, task: ReviewTask, event: ButtonIn) -> Outcome:
@@ -375,11 +408,24 @@ def _ask_name(turn: Turn, task: ReviewTask, app: Application) -> Outcome:
         for i, text in enumerate(_name_suggestions(turn, app))
     ]
     buttons.append([Button(turn.t("review.btn.cancel"), Action.REVIEW_CANCEL)])
-    text = turn.t("review.ask.name")
-    return Outcome(replies=[Reply(text=text, buttons=buttons, expects_text=True)])
+    return Outcome(replies=[_asking(task, turn.t("review.ask.name"), buttons)])
 
 
 # --------------------------------------------------------------------------- refusals
+
+
+async def _waiting_for_me(turn: Turn, task: ReviewTask) -> ReviewTask | None:
+    """An open task of the same declaration (a newer version, the next level) at an
+    organisation where the person holds a role now."""
+    for other in await data.tasks_of(turn.session, application_id=task.application_id):
+        if other.state != "open" or other.id == task.id:
+            continue
+        role = await data.role_in(
+            turn.session, person_id=turn.user.id or 0, organisation_id=other.organisation_id
+        )
+        if role is not None:
+            return other
+    return None
 
 
 async def _refused(turn: Turn, verdict: Verdict, decision: Decision | None = None) -> Outcome:
@@ -387,8 +433,12 @@ async def _refused(turn: Turn, verdict: Verdict, decision: Decision | None = Non
     by = decision.decided_by if decision is not None else None
     task = decision.task if decision is not None else None
     when = turn.local(task.decided_at, "%Y-%m-%d %H:%M") if task and task.decided_at else ""
+    if verdict is Verdict.TAKEN and by is not None and by.id == turn.user.id:
+        verdict_key = "review.refused.taken_you"
+    else:
+        verdict_key = f"review.refused.{verdict.value}"
     text = turn.t(
-        f"review.refused.{verdict.value}",
+        verdict_key,
         name=(by.display_name if by is not None else "") or turn.t("staff.unnamed"),
         when=when,
         state=turn.t(f"review.state.{task.state}") if task is not None else "",

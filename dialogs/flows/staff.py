@@ -27,6 +27,7 @@ ROLE_KEYS = {StaffRole.REVIEWER: "staff.role.reviewer", StaffRole.ADMIN: "staff.
 VERDICT_KEYS = {
     Verdict.JOINED: "staff.join.joined",
     Verdict.ALREADY: "staff.join.already",
+    Verdict.YOURS: "staff.join.yours",
     Verdict.UNKNOWN: "staff.join.unknown",
     Verdict.USED: "staff.join.used",
     Verdict.EXPIRED: "staff.join.expired",
@@ -46,7 +47,7 @@ async def join(turn: Turn, args: str) -> Outcome:
     org = result.organisation
     text = turn.t(
         VERDICT_KEYS[result.verdict],
-        organisation=org.name if org is not None else "",
+        organisation=await turn.org_name(org),
         role=_role(turn, result.role) if result.role is not None else "",
     )
     return turn.menu(text)
@@ -108,7 +109,7 @@ async def colleagues(turn: Turn) -> Outcome:
     lines: list[str] = []
     buttons: list[list[Button]] = []
     for org in orgs:
-        lines.append(turn.t("staff.list.title", organisation=org.name))
+        lines.append(turn.t("staff.list.title", organisation=await turn.org_name(org)))
         ours = [(m, p) for m, p in members if m.organisation_id == org.id]
         for n, (member, person) in enumerate(ours, start=1):
             params = {"n": n, "name": _name(turn, person.display_name)}
