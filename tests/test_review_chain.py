@@ -579,3 +579,38 @@ async def test_reading_sends_the_photos_and_files_themselves(conv: Conversation)
 
 def stored_files(paths: list[str]) -> bool:
     return all(Path(p).is_file() for p in paths)
+
+
+async def test_a_table_changed_before_resubmission_and_suggestions_pressed(
+    conv: Conversation,
+) -> None:
+    filed, chain = await submitted_dalian(conv, "a-table")
+    code = chain[0][0]
+    [card] = await notes(conv, reviewer(code))
+    out = await conv.handle(reviewer(code), press(card, Action.REVIEW_RETURN))
+    # The suggested reason is pressed, not typed: it acts like typing it.
+    suggestion = press(out.replies[0], Action.REVIEW_SUGGEST)
+    await conv.handle(reviewer(code), suggestion)
+    app = await stored(conv, filed.app_id)
+    assert app.status == "returned"
+    group = next(q for _, q in filed.program.questions() if q.type == "group")
+    async with conv.sessions() as session, session.begin():
+        row = await session.get(Application, filed.app_id)
+        assert row is not None
+        rows = list(row.answers[group.id])
+        row.answers = {**row.answers, group.id: [*rows, dict(rows[0])]}
+        row.revision += 1
+    [told] = [
+        r
+        for r in await notes(conv, filed.user)
+        if any(b.action is Action.RESUME for row in r.buttons for b in row)
+    ]
+    out = await conv.handle(filed.user, press(told, Action.RESUME))
+    preview = next(
+        r for r in out.replies if any(b.action is Action.SUBMIT for row in r.buttons for b in row)
+    )
+    await conv.handle(filed.user, press(preview, Action.SUBMIT))
+    app = await stored(conv, filed.app_id)
+    assert (app.submission_no, app.status) == (2, "in_review")
+    [again] = await notes(conv, reviewer(code))
+    assert group.label in again.text
