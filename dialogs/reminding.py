@@ -24,6 +24,8 @@ from reminders.plan import Due, Window, night, plan
 from storage import outbox
 from storage.models import OutboxPriority
 
+KEY_PREFIX = "rem:"
+"""Every reminder's outbox key starts so (``reminders.plan``)."""
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -114,9 +116,7 @@ async def plan_and_write(
     async with sessions() as session, session.begin():
         morning = night(now, window)
         if morning is not None:  # the day's window closed: what is left waits for morning
-            await outbox.defer_unsent(
-                session, now=now, until=morning, priority=int(OutboxPriority.BULK)
-            )
+            await outbox.defer_unsent(session, now=now, until=morning, key_prefix=KEY_PREFIX)
         found = await plan(session, programs=list(registry), now=now, window=window)
         return await write(
             session, due=found, loc=loc, registry=registry, holidays=holidays(), now=now

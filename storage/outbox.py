@@ -402,17 +402,18 @@ async def give_up_expired(
 
 
 async def defer_unsent(
-    session: AsyncSession, *, now: dt.datetime, until: dt.datetime, priority: int
+    session: AsyncSession, *, now: dt.datetime, until: dt.datetime, key_prefix: str
 ) -> int:
-    """Hold back the rows of ``priority`` still unsent at ``now`` until ``until`` (the
-    next morning, when the day's sending window closed with a backlog), except
-    those that would have expired by then: they go now or never.  Rows a sender
-    holds or is sending are left alone."""
+    """Hold back the rows whose key starts with ``key_prefix`` (reminders) still unsent
+    at ``now`` until ``until`` (the next morning, when the day's sending window
+    closed with a backlog), except those that would have expired by then: they go
+    now or never.  Rows a sender holds or is sending are left alone."""
+    escaped = key_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     stmt = (
         sa.update(OUTBOX)
         .where(
             _pending(),
-            OUTBOX.c.priority == priority,
+            OUTBOX.c.dedupe_key.like(f"{escaped}%", escape="\\"),
             OUTBOX.c.sending_at.is_(None),
             OUTBOX.c.not_before <= now,
             sa.or_(OUTBOX.c.claimed_until.is_(None), OUTBOX.c.claimed_until <= now),

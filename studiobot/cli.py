@@ -120,6 +120,8 @@ def _setup_output(settings: Settings, command: str) -> None:
     logging.basicConfig(
         level=logging.INFO if command == "run" else logging.WARNING, handlers=[handler]
     )
+    # The scheduler says each tick twice at INFO; the tick says what it planned itself.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def _programs(args: argparse.Namespace, settings: Settings, loc: Locale) -> int:
