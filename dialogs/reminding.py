@@ -85,7 +85,9 @@ async def write(
     now: dt.datetime,
 ) -> int:
     """Put the reminders in the outbox (bulk priority, each at its hour, expiring
-    with its date); how many were new."""
+    with its date); how many were new.  Those planned before are not worded again."""
+    known = await outbox.existing_keys(session, keys=[d.key for d in due])
+    due = [d for d in due if d.key not in known]
     planned: list[outbox.Planned] = [
         {
             "person_id": d.person_id,

@@ -149,6 +149,12 @@ def night(now: dt.datetime, window: Window) -> dt.datetime | None:
     return morning if local.hour < window.hour else morning + dt.timedelta(days=1)
 
 
+def _left(day: dt.date, send_at: dt.datetime, window: Window) -> int:
+    """Days from the day the reminder arrives to its date (a reminder held to the
+    next morning says one day fewer than when it was planned)."""
+    return (day - send_at.astimezone(window.zone).date()).days
+
+
 def end_of(day: dt.date, window: Window) -> dt.datetime:
     """The end of ``day`` in the zone: a reminder about it is pointless after."""
     return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=window.zone)
@@ -208,7 +214,9 @@ async def _leaders(
                     key=f"rem:d:{holder.application_id}:{rule.id}:{found.day}:{step}",
                     program_id=holder.program_id,
                     day=found.day,
-                    days_left=(found.day - today).days,
+                    days_left=_left(
+                        found.day, send_time(now, found.day, window, holder.remind_hour), window
+                    ),
                     send_at=send_time(now, found.day, window, holder.remind_hour),
                     expires_at=end_of(found.day, window),
                     rule_id=rule.id,
@@ -251,7 +259,9 @@ async def _studios(
                     key=f"rem:s:{holder.application_id}:{rule.id}:{found.day}:{step}",
                     program_id=holder.program_id,
                     day=found.day,
-                    days_left=(found.day - today).days,
+                    days_left=_left(
+                        found.day, send_time(now, found.day, window, holder.remind_hour), window
+                    ),
                     send_at=send_time(now, found.day, window, holder.remind_hour),
                     expires_at=end_of(found.day, window),
                     rule_id=rule.id,
@@ -296,9 +306,12 @@ async def _reviewers(
                     task_id=item.task_id,
                 )
             )
+    evening = now.astimezone(window.zone).hour >= window.quiet_from
     for person_id, items in by_person.items():
         first = items[0]
-        if not _muted(first.mutes, "digest"):
+        # Planned after the window closed, today's digest is not worth a message:
+        # tomorrow's tick plans tomorrow's, for the morning.
+        if not evening and not _muted(first.mutes, "digest"):
             out.append(
                 Due(
                     kind="digest",
@@ -343,7 +356,9 @@ def _reviewer_dates(
                     key=f"rem:r:{first.person_id}:{program_id}:{rule.id}:{found.day}:{step}",
                     program_id=program_id,
                     day=found.day,
-                    days_left=(found.day - today).days,
+                    days_left=_left(
+                        found.day, send_time(now, found.day, window, first.remind_hour), window
+                    ),
                     send_at=send_time(now, found.day, window, first.remind_hour),
                     expires_at=end_of(found.day, window),
                     rule_id=rule.id,

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from review.audit import AuditAct, record
-from storage import repo, staff
+from storage import outbox, repo, staff
 from storage import review as data
 from storage.models import (
     Application,
@@ -260,6 +260,10 @@ async def submit(
         application_id=app.id,
         version_sha256=sha,
         detail={"version": app.submission_no, "level": app.review_level},
+    )
+    # Deadline reminders already planned for the draft would now say what is no longer so.
+    await outbox.drop_planned(
+        session, application_id=app.id or 0, key_prefix="rem:d:", now=now, why="submitted"
     )
     moved = await route(session, app=app, program=program, level=app.review_level, now=now)
     if previous is not None:

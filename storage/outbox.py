@@ -196,7 +196,9 @@ class Planned(TypedDict):
 
 
 BULK_CHUNK = 500
-"""Rows per INSERT (SQLite allows 32,766 bound values a statement)."""
+"""Keys per IN list, and a twentieth of the rows per executed batch."""
+ANALYZE_AFTER = 5000
+"""Rows added at once after which PostgreSQL's statistics of the outbox are renewed."""
 
 
 async def reachable_identities(
@@ -242,16 +244,53 @@ async def enqueue_many(
                 "parts_sent": 0,
             }
         )
+    # One statement executed for many rows (compiled once), not a statement per chunk
+    # of rows; the ids of the rows actually inserted say how many were new.
+    stmt = (
+        _insert(session)(OUTBOX)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(OUTBOX.c.id)
+    )
     added = 0
-    for start in range(0, len(values), BULK_CHUNK):
-        stmt = (
-            _insert(session)(OUTBOX)
-            .values(values[start : start + BULK_CHUNK])
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        )
-        result = await session.execute(stmt)
-        added += max(int(getattr(result, "rowcount", 0)), 0)
+    for start in range(0, len(values), BULK_CHUNK * 20):
+        result = await session.execute(stmt, values[start : start + BULK_CHUNK * 20])
+        added += len(result.all())
+    if added >= ANALYZE_AFTER and _dialect(session) == "postgresql":
+        # Fresh statistics at once: until autovacuum gets to it, the planner would take
+        # the outbox for small and scan it for every mark of a send.
+        await session.execute(sa.text("ANALYZE outbox"))
     return added
+
+
+async def existing_keys(session: AsyncSession, *, keys: Sequence[str]) -> set[str]:
+    """Which of ``keys`` the outbox holds already (planned before: not to be worded again)."""
+    found: set[str] = set()
+    for start in range(0, len(keys), BULK_CHUNK * 10):
+        chunk = list(keys[start : start + BULK_CHUNK * 10])
+        rows = await session.execute(
+            sa.select(OUTBOX.c.dedupe_key).where(OUTBOX.c.dedupe_key.in_(chunk))
+        )
+        found.update(rows.scalars().all())
+    return found
+
+
+async def drop_planned(
+    session: AsyncSession, *, application_id: int, key_prefix: str, now: dt.datetime, why: str
+) -> int:
+    """Give up the unsent rows about a declaration whose key starts with ``key_prefix``
+    (its deadline reminders, once it is submitted): they would say what is no longer so."""
+    escaped = key_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    result = await session.execute(
+        sa.update(OUTBOX)
+        .where(
+            _pending(),
+            OUTBOX.c.application_id == application_id,
+            OUTBOX.c.dedupe_key.like(f"{escaped}%", escape="\\"),
+            OUTBOX.c.sending_at.is_(None),
+        )
+        .values(given_up_at=now, last_error=why[:ERROR_CHARS])
+    )
+    return int(getattr(result, "rowcount", 0))
 
 
 def _messages(rows: Iterable[Any]) -> list[OutboxMessage]:
@@ -302,12 +341,17 @@ def _next_ids(
 
 
 async def count_due(session: AsyncSession, *, channel: str, now: dt.datetime) -> int:
-    """Rows of ``channel`` a sender could take or is sending at ``now`` (0: drained)."""
-    busy = sa.and_(_pending(), OUTBOX.c.sending_at.is_not(None))
+    """Rows of ``channel`` still to send at ``now``, held by a sender or not, being sent
+    or not (0: drained); a row whose time has not come, or expired, is not counted."""
     result = await session.execute(
         sa.select(sa.func.count())
         .select_from(OUTBOX)
-        .where(OUTBOX.c.channel == channel, sa.or_(_claimable(now), busy))
+        .where(
+            OUTBOX.c.channel == channel,
+            _pending(),
+            OUTBOX.c.not_before <= now,
+            sa.or_(OUTBOX.c.expires_at.is_(None), OUTBOX.c.expires_at > now),
+        )
     )
     return int(result.scalar_one())
 

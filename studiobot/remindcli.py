@@ -24,7 +24,7 @@ from studiobot.app import load_programs, window
 from studiobot.settings import Settings
 from studiobot.staffcli import database
 
-SHOWN_CHARS = 60
+SHOWN_CHARS = 120
 DRAIN_POLL = 0.2
 
 
@@ -63,6 +63,8 @@ async def _plan(settings: Settings, loc: Locale, at: dt.datetime) -> int:
     registry = load_programs(settings)
     async with database(settings) as sessions, sessions() as session:
         found = await plan(session, programs=list(registry), now=at, window=window(settings))
+        known = await outbox.existing_keys(session, keys=[d.key for d in found])
+        found = [d for d in found if d.key not in known]  # what a send would add
         names = {}
         for due in found:
             if due.person_id not in names:
@@ -77,7 +79,7 @@ async def _plan(settings: Settings, loc: Locale, at: dt.datetime) -> int:
             loc.t(
                 "remind.cli.line",
                 at=due.send_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-                kind=due.kind,
+                kind=loc.t(f"remind.settings.kind.{due.kind}"),
                 name=names[due.person_id],
                 text=text[:SHOWN_CHARS]
                 + (loc.t("engine.ellipsis") if len(text) > SHOWN_CHARS else ""),

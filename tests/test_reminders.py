@@ -20,7 +20,7 @@ from dialogs.service import Conversation
 from dialogs.ui import Action, ButtonIn, CommandIn, TextIn, UserRef
 from reminders.plan import Due, Window, plan, send_time, step_due
 from reminders.tick import Ticker
-from review import orgs
+from review import chain, orgs
 from storage import outbox, repo
 from storage.db import SessionFactory
 from storage.files import FileStore
@@ -318,3 +318,45 @@ async def test_a_backlog_left_when_the_window_closes_waits_for_the_morning(
     assert week.not_before == at("2027-07-25T09:00")
     today = next(r for k, r in by_key.items() if k.endswith("2027-07-31:1"))
     assert today.not_before == at("2027-07-31T19:00")  # would expire by morning: left as is
+
+
+async def test_submitting_drops_the_deadline_reminders_planned_for_the_draft(
+    conv: Conversation,
+) -> None:
+    leader = UserRef("telegram", "l-009", "冯师傅")
+    app_id = await begin_draft(conv, leader, "dalian-worker")
+    async with conv.sessions() as session, session.begin():
+        app = await session.get(Application, app_id)
+        assert app is not None
+        app.program_id = "dalian-model"  # a program with a yearly deadline for drafts
+        app.answers = {}
+        app.cursor = {}
+    await tick(conv, at("2027-07-30T21:00"))  # planned for the next morning
+    [planned] = [r for r in await rows(conv) if r.application_id == app_id]
+    assert planned.sent_at is None
+    async with conv.sessions() as session, session.begin():
+        app = await session.get(Application, app_id)
+        assert app is not None
+        app.program_id, app.status = "dalian-worker", "draft"
+    program = REGISTRY.get("dalian-worker")
+    assert program is not None
+    async with conv.sessions() as session, session.begin():
+        app = await session.get(Application, app_id)
+        assert app is not None
+        await chain.submit(session, app=app, program=program, now=at("2027-07-30T22:00"))
+    [dropped] = [
+        r
+        for r in await rows(conv)
+        if r.application_id == app_id and r.dedupe_key.startswith("rem:")
+    ]
+    assert dropped.given_up_at is not None
+    assert dropped.last_error == "submitted"
+
+
+async def test_a_reminder_held_to_the_morning_counts_the_days_from_then(
+    conv: Conversation,
+) -> None:
+    await begin_draft(conv, UserRef("telegram", "l-010", "陈师傅"), "dalian-model")
+    [due] = [d for d in await due_at(conv, at("2027-07-01T20:30")) if d.kind == "deadline"]
+    assert due.send_at == at("2027-07-02T09:00")
+    assert due.days_left == 29

@@ -230,7 +230,10 @@ async def button(turn: Turn, event: ButtonIn) -> Outcome:
         turn.user.pending = {}
         return turn.menu(turn.t("review.cancelled"))
     task = await data.task(turn.session, task_id=event.arg)
-    if task is None or task.application_id != event.application_id:
+    # A list (/inbox) holds several declarations' buttons, so its 查看 buttons name the
+    # task alone; every other press must name the declaration it was shown for too.
+    listed = event.action is Action.REVIEW_SHOW and event.application_id == 0
+    if task is None or (task.application_id != event.application_id and not listed):
         return await _refused(turn, Verdict.GONE)
     role = await data.role_in(
         turn.session, person_id=turn.user.id or 0, organisation_id=task.organisation_id
