@@ -527,6 +527,9 @@ async def test_inbox_lists_oldest_first_with_days_waited(conv: Conversation) -> 
         b for r in out.replies for row in r.buttons for b in row if b.action is Action.REVIEW_SHOW
     ]
     assert len(opened) == 1
+    [listing] = [r for r in out.replies if r.buttons]
+    out = await conv.handle(reviewer(chain[0][0]), press(listing, Action.REVIEW_SHOW))
+    assert Action.REVIEW_APPROVE in actions(out)  # the listed item opens its card
     out = await conv.handle(reviewer(chain[1][0]), CommandIn("inbox"))
     assert not [
         b for r in out.replies for row in r.buttons for b in row if b.action is Action.REVIEW_SHOW
