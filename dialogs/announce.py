@@ -247,8 +247,32 @@ async def new_tasks(turn: Turn, program: Program, moved: Moved) -> None:
                 app=moved.app,
                 revision=task.submission_no,
             )
-        if not people:
-            log.warning("organisation %s has no reviewer for task %s", org.code, task.id)
+        if not [p for p in people if p.id != moved.app.user_id]:
+            await _nobody_decides(turn, program, moved.app, org, task)
+
+
+async def _nobody_decides(
+    turn: Turn, program: Program, app: Application, org: Organisation, task: ReviewTask
+) -> None:
+    """A level reached an organisation without reviewers: the issuing union's
+    administrators are asked to invite one (the declaration waits in its /inbox)."""
+    log.warning("organisation %s has no reviewer for task %s", org.code, task.id)
+    union = await issuer(turn.session, program)
+    admins = (
+        await data.staff_of(
+            turn.session, organisation_id=union.id or 0, roles=(StaffRole.ADMIN.value,)
+        )
+        if union is not None
+        else []
+    )
+    text = turn.t(
+        "review.note.no_reviewer",
+        title=turn.title_of(app),
+        organisation=await turn.org_name(org),
+        code=org.code,
+    )
+    for admin in admins:
+        await _send(turn, admin, text=text, key=f"task:{task.id}:nobody:{admin.id}")
 
 
 async def unplaced(turn: Turn, program: Program, app: Application) -> None:

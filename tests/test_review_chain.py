@@ -617,3 +617,28 @@ async def test_a_table_changed_before_resubmission_and_suggestions_pressed(
     assert (app.submission_no, app.status) == (2, "in_review")
     [again] = await notes(conv, reviewer(code))
     assert group.label in again.text
+
+
+async def test_a_level_without_reviewers_is_told_to_the_issuer_and_a_newcomer_sees_it(
+    conv: Conversation,
+) -> None:
+    from review import invites
+
+    program = REGISTRY.get("dalian-worker")
+    assert program is not None
+    assert program.issuer is not None
+    admin = reviewer(program.issuer, 8)
+    await grant(conv, admin, program.issuer, StaffRole.ADMIN)  # nobody else holds a role
+    unit = await unit_name(conv, CHAIN_FROM[program.id][0])
+    await declare(conv, UserRef("telegram", "a-nobody", "申报人"), program.id, unit)
+    first = CHAIN_FROM[program.id][1][0][0]
+    [note] = await notes(conv, admin)
+    assert first in note.text  # names the organisation's code to invite for
+    async with conv.sessions() as session, session.begin():
+        org = await staff.organisation(session, code=first)
+        assert org is not None
+        made = await invites.create(
+            session, organisation=org, role=StaffRole.REVIEWER, days=7, now=NOW
+        )
+    out = await conv.handle(reviewer(first), CommandIn("start", made.token))
+    assert conv.loc.t("staff.join.waiting", count=1) in out.replies[0].text

@@ -83,12 +83,21 @@ async def inbox(turn: Turn) -> Outcome:
             "organisation": await turn.org_name(item.organisation),
             "days": days,
         }
-        lines.append(turn.t("review.inbox.line", **params))
+        line = turn.t("review.inbox.line", **params)
+        if level.panel and await _gave_opinion(turn, item.task):
+            line += turn.t("review.inbox.opined")
+        lines.append(line)
         label = turn.t("review.btn.open", n=n, title=turn.title_of(item.application))
         buttons.append([Button(label, Action.REVIEW_SHOW, item.task.id or 0)])
     if total > len(items):
         lines.append(turn.t("review.inbox.more", count=total - len(items)))
     return Outcome(replies=[Reply(text="\n".join(lines), buttons=buttons)])
+
+
+async def _gave_opinion(turn: Turn, task: ReviewTask) -> bool:
+    """Whether the person gave their opinion on a panel's task already."""
+    opinions = await data.panel_opinions(turn.session, task_id=task.id or 0)
+    return any(person.id == turn.user.id for _, person in opinions)
 
 
 # --------------------------------------------------------------------------- the card

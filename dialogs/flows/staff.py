@@ -15,6 +15,7 @@ from dialogs.turn import Turn
 from dialogs.ui import Action, Button, ButtonIn, Outcome, Reply
 from review import invites
 from review.invites import Redemption, Verdict
+from storage import review as review_data
 from storage import staff
 from storage.models import Membership, Organisation, StaffRole
 
@@ -50,6 +51,10 @@ async def join(turn: Turn, args: str) -> Outcome:
         organisation=await turn.org_name(org),
         role=_role(turn, result.role) if result.role is not None else "",
     )
+    if result.verdict is Verdict.JOINED:  # what waited for the organisation before they came
+        waiting = await review_data.count_inbox(turn.session, person_id=turn.user.id or 0)
+        if waiting:
+            text += "\n" + turn.t("staff.join.waiting", count=waiting)
     return turn.menu(text)
 
 
