@@ -35,11 +35,12 @@ different chats and the product sends at 25 (``STUDIOBOT_SEND_RATE``), at
 which 100,000 reminders take 67 minutes and 10,000 about 7 (``--leaders 10000
 --rate 25 --deliver 1500`` shows that pace in a minute).
 
-    .venv/bin/python bench/reminder_load.py                    # SQLite: 100,000 planned, 10,000 sent
-    .venv/bin/python bench/reminder_load.py --postgres         # and PostgreSQL
+    .venv/bin/python bench/reminder_load.py               # SQLite: 100,000 planned, 10,000 sent
+    .venv/bin/python bench/reminder_load.py --postgres    # and PostgreSQL
     .venv/bin/python bench/reminder_load.py --postgres --analyze   # statistics current
-    .venv/bin/python bench/reminder_load.py --leaders 10000 --rate 25 --deliver 1500  # the product pace
-    .venv/bin/python bench/reminder_load.py --quick            # a smoke run of a few seconds
+    .venv/bin/python bench/reminder_load.py --quick       # a smoke run of a few seconds
+    # the product's own pace:
+    .venv/bin/python bench/reminder_load.py --leaders 10000 --rate 25 --deliver 1500
 """
 
 from __future__ import annotations
