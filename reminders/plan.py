@@ -180,8 +180,45 @@ async def plan(
     return due
 
 
-def _next(rule: DateRule, today: dt.date, since: dt.date | None = None) -> Occurrence | None:
-    return next_occurrence(rule, today, since=since)
+def _current(
+    rule: DateRule, today: dt.date, steps: Sequence[int], since: dt.date | None = None
+) -> tuple[Occurrence, int] | None:
+    """The rule's next occurrence and the step due at ``today``, if one is."""
+    found = next_occurrence(rule, today, since=since)
+    step = step_due((found.day - today).days, steps) if found is not None else None
+    return (found, step) if found is not None and step is not None else None
+
+
+def _dated(
+    now: dt.datetime,
+    window: Window,
+    *,
+    kind: str,
+    key: str,
+    person_id: int,
+    program_id: str,
+    rule: DateRule,
+    day: dt.date,
+    hour: int | None,
+    **more: Any,
+) -> Due:
+    """A reminder of a rule's date: sent at the person's hour, counting its days from
+    the day it arrives, expiring with the date."""
+    send_at = send_time(now, day, window, hour)
+    return Due(
+        kind=kind,
+        person_id=person_id,
+        key=key,
+        program_id=program_id,
+        day=day,
+        days_left=_left(day, send_at, window),
+        send_at=send_at,
+        expires_at=end_of(day, window),
+        rule_id=rule.id,
+        what=rule.what,
+        carried_out=rule.carried_out,
+        **more,
+    )
 
 
 async def _leaders(
@@ -197,36 +234,30 @@ async def _leaders(
         for rule in program.dates:
             if rule.audience != "applicant" or rule.kind not in ("yearly", "once"):
                 continue
-            found = _next(rule, today)
-            steps = SEASON_STEPS if rule.carried_out else DEADLINE_STEPS
-            step = step_due((found.day - today).days, steps) if found else None
-            if found is not None and step is not None:
-                current.setdefault(program.id, []).append((rule, found, step))
+            due = _current(rule, today, SEASON_STEPS if rule.carried_out else DEADLINE_STEPS)
+            if due is not None:
+                current.setdefault(program.id, []).append((rule, *due))
     out = []
     for holder in await data.holders(session, program_ids=current, statuses=data.drafting()):
         if _muted(holder.mutes, "deadline"):
             continue
-        for rule, found, step in current[holder.program_id]:
-            out.append(
-                Due(
-                    kind="deadline",
-                    person_id=holder.person_id,
-                    key=f"rem:d:{holder.application_id}:{rule.id}:{found.day}:{step}",
-                    program_id=holder.program_id,
-                    day=found.day,
-                    days_left=_left(
-                        found.day, send_time(now, found.day, window, holder.remind_hour), window
-                    ),
-                    send_at=send_time(now, found.day, window, holder.remind_hour),
-                    expires_at=end_of(found.day, window),
-                    rule_id=rule.id,
-                    what=rule.what,
-                    carried_out=rule.carried_out,
-                    application_id=holder.application_id,
-                    revision=holder.revision,
-                    count=holder.unanswered,
-                )
+        out += [
+            _dated(
+                now,
+                window,
+                kind="deadline",
+                key=f"rem:d:{holder.application_id}:{rule.id}:{found.day}:{step}",
+                person_id=holder.person_id,
+                program_id=holder.program_id,
+                rule=rule,
+                day=found.day,
+                hour=holder.remind_hour,
+                application_id=holder.application_id,
+                revision=holder.revision,
+                count=holder.unanswered,
             )
+            for rule, found, step in current[holder.program_id]
+        ]
     return out
 
 
@@ -247,26 +278,21 @@ async def _studios(
             continue
         since = holder.named_at.astimezone(window.zone).date() if holder.named_at else None
         for rule in duties[holder.program_id]:
-            found = _next(rule, today, since)
-            steps = SEASON_STEPS if rule.carried_out else DUTY_STEPS
-            step = step_due((found.day - today).days, steps) if found else None
-            if found is None or step is None:
+            due = _current(rule, today, SEASON_STEPS if rule.carried_out else DUTY_STEPS, since)
+            if due is None:
                 continue
+            found, step = due
             out.append(
-                Due(
+                _dated(
+                    now,
+                    window,
                     kind="duty",
-                    person_id=holder.person_id,
                     key=f"rem:s:{holder.application_id}:{rule.id}:{found.day}:{step}",
+                    person_id=holder.person_id,
                     program_id=holder.program_id,
+                    rule=rule,
                     day=found.day,
-                    days_left=_left(
-                        found.day, send_time(now, found.day, window, holder.remind_hour), window
-                    ),
-                    send_at=send_time(now, found.day, window, holder.remind_hour),
-                    expires_at=end_of(found.day, window),
-                    rule_id=rule.id,
-                    what=rule.what,
-                    carried_out=rule.carried_out,
+                    hour=holder.remind_hour,
                     application_id=holder.application_id,
                 )
             )
@@ -343,26 +369,21 @@ def _reviewer_dates(
     out = []
     for program_id in sorted({i.program_id for i in items}):
         for rule in served[program_id].dates:
-            if rule.audience != "reviewer":
+            due = _current(rule, today, REVIEWER_STEPS) if rule.audience == "reviewer" else None
+            if due is None:
                 continue
-            found = _next(rule, today)
-            step = step_due((found.day - today).days, REVIEWER_STEPS) if found else None
-            if found is None or step is None:
-                continue
+            found, step = due
             out.append(
-                Due(
+                _dated(
+                    now,
+                    window,
                     kind="deadline",
-                    person_id=first.person_id,
                     key=f"rem:r:{first.person_id}:{program_id}:{rule.id}:{found.day}:{step}",
+                    person_id=first.person_id,
                     program_id=program_id,
+                    rule=rule,
                     day=found.day,
-                    days_left=_left(
-                        found.day, send_time(now, found.day, window, first.remind_hour), window
-                    ),
-                    send_at=send_time(now, found.day, window, first.remind_hour),
-                    expires_at=end_of(found.day, window),
-                    rule_id=rule.id,
-                    what=rule.what,
+                    hour=first.remind_hour,
                     count=sum(1 for i in items if i.program_id == program_id),
                 )
             )
