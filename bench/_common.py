@@ -196,6 +196,20 @@ async def postgres_reachable(server_url: str) -> str | None:
     return None
 
 
+async def chosen_backends(postgres: bool, database_url: str | None) -> tuple[list[str], str | None]:
+    """The backends to measure: SQLite, and PostgreSQL when asked for and its server
+    answers (said when it does not); with the server's URL."""
+    backends = ["sqlite"]
+    server = postgres_url(database_url) if postgres else None
+    if server is not None:
+        problem = await postgres_reachable(server)
+        if problem:
+            print(f"PostgreSQL skipped: {problem}")
+        else:
+            backends.append("postgresql")
+    return backends, server
+
+
 @asynccontextmanager
 async def throwaway_database(
     kind: str, tmp: Path, server_url: str | None = None

@@ -45,12 +45,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 from _common import (
+    chosen_backends,
     describe_url,
     header,
     median,
     percentile,
-    postgres_reachable,
-    postgres_url,
     table,
     throwaway_database,
 )
@@ -318,14 +317,7 @@ async def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     print(header("outbox sender: rate, duplicates, delay of personal rows"))
-    backends = ["sqlite"]
-    server = postgres_url(args.database_url) if args.postgres else None
-    if server is not None:
-        problem = await postgres_reachable(server)
-        if problem:
-            print(f"PostgreSQL skipped: {problem}")
-        else:
-            backends.append("postgresql")
+    backends, server = await chosen_backends(args.postgres, args.database_url)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for kind in backends:

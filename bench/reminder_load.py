@@ -83,10 +83,9 @@ from storage.migrate import upgrade_to_head  # noqa: E402
 from storage.models import Application, ChannelIdentity, OutboxMessage, Person  # noqa: E402
 
 from _common import (  # noqa: E402  # isort: skip
+    chosen_backends,
     describe_url,
     header,
-    postgres_reachable,
-    postgres_url,
     table,
     throwaway_database,
 )
@@ -374,14 +373,7 @@ async def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     print(header("reminders: a day's planning at scale, and its delivery"))
-    backends = ["sqlite"]
-    server = postgres_url(args.database_url) if args.postgres else None
-    if server is not None:
-        problem = await postgres_reachable(server)
-        if problem:
-            print(f"PostgreSQL skipped: {problem}")
-        else:
-            backends.append("postgresql")
+    backends, server = await chosen_backends(args.postgres, args.database_url)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for kind in backends:
