@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from storage.db import SessionFactory, create_engine, session_factory
 from storage.files import FileStore
 from storage.migrate import upgrade_to_head
+from tests.fakebotapi import FakeBotAPI
 
 PG_URL_ENV = "STUDIOBOT_TEST_DATABASE_URL"
 
@@ -128,6 +129,16 @@ async def db_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 def sessions(db_engine: AsyncEngine) -> SessionFactory:
     """Session factory over a migrated test database: ``async with sessions.begin() as s``."""
     return session_factory(db_engine)
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotAPI]:
+    """The project's fake Bot API, serving over HTTP for the test."""
+    server = await FakeBotAPI().start()
+    try:
+        yield server
+    finally:
+        await server.stop()
 
 
 @pytest.fixture

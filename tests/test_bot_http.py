@@ -82,15 +82,6 @@ async def polling(config: TelegramConfig, conversation: Any) -> AsyncIterator[Di
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    server = await FakeBotAPI().start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
 def conversation(sessions: SessionFactory, file_store: FileStore) -> Conversation:
     return Conversation(registry=REGISTRY, sessions=sessions, files=file_store)
 

@@ -28,15 +28,6 @@ from tests.fakebotapi import DEFAULT_TOKEN, FakeBotAPI
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    server = await FakeBotAPI().start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
 async def bot(api: FakeBotAPI) -> AsyncIterator[Bot]:
     client = Bot(DEFAULT_TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(api.url)))
     try:

@@ -234,15 +234,6 @@ async def test_an_existing_database_and_data_folder_are_tightened(tmp_path: Path
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    server = await FakeBotAPI().start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
 async def webhook(api: FakeBotAPI) -> AsyncIterator[tuple[str, Scripted]]:
     """The production webhook app on 127.0.0.1 with a scripted conversation: (url, script)."""
     script = Scripted()

@@ -9,43 +9,20 @@ import asyncio
 import collections
 import dataclasses
 import datetime as dt
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from sqlmodel import select
 
 from bot.app import create_sender
 from bot.config import TelegramConfig
 from storage import outbox, repo
-from storage.db import SessionFactory, create_engine, session_factory
-from storage.migrate import upgrade_to_head
+from storage.db import SessionFactory
 from storage.models import Membership, Organisation, OutboxMessage, OutboxPriority, StaffRole
 from tests.fakebotapi import FakeBotAPI
 from tests.test_restart import BotProcess
 from tests.webhook_process import WebhookWorker, start_all, stop_all
 
 FIRST_CHAT = 5001
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[SessionFactory]:
-    """A migrated database (as a running bot would find it) and sessions on it."""
-    await upgrade_to_head(database_url)
-    engine = create_engine(database_url)
-    try:
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    server = await FakeBotAPI().start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 def now() -> dt.datetime:
@@ -99,9 +76,11 @@ async def until_settled(sessions: SessionFactory, timeout: float = 60) -> list[O
 # --------------------------------------------------------------------------- in process
 
 
-async def test_the_sender_rides_out_429_403_and_5xx(db: SessionFactory, api: FakeBotAPI) -> None:
-    texts = await enqueue_many(db, chats=6, per_chat=2, priority=OutboxPriority.PERSONAL)
-    async with db.begin() as s:  # chat 5003 is a reviewer; 5099 administers their union
+async def test_the_sender_rides_out_429_403_and_5xx(
+    sessions: SessionFactory, api: FakeBotAPI
+) -> None:
+    texts = await enqueue_many(sessions, chats=6, per_chat=2, priority=OutboxPriority.PERSONAL)
+    async with sessions.begin() as s:  # chat 5003 is a reviewer; 5099 administers their union
         admin = await repo.get_or_create_user(
             s, channel="telegram", external_id="5099", display_name="王主席", now=now()
         )
@@ -119,11 +98,11 @@ async def test_the_sender_rides_out_429_403_and_5xx(db: SessionFactory, api: Fak
     api.fail_next("sendMessage", 1, status=502, description="Bad Gateway")
     api.block_user(5003)
     config = TelegramConfig(token=api.token, api_url=api.url, send_rate=30)
-    sender = create_sender(config, db)
+    sender = create_sender(config, sessions)
     sender.config = dataclasses.replace(sender.config, backoff=0.2)
     sender.start()
     try:
-        rows = await until_settled(db, 30)
+        rows = await until_settled(sessions, 30)
     finally:
         await sender.stop()
         await sender.bot.session.close()  # type: ignore[attr-defined]
@@ -144,15 +123,15 @@ async def test_the_sender_rides_out_429_403_and_5xx(db: SessionFactory, api: Fak
 
 
 async def test_studiobot_run_delivers_the_outbox(
-    database_url: str, db: SessionFactory, api: FakeBotAPI, tmp_path: Path
+    database_url: str, sessions: SessionFactory, api: FakeBotAPI, tmp_path: Path
 ) -> None:
-    texts = await enqueue_many(db, chats=20, per_chat=3)
+    texts = await enqueue_many(sessions, chats=20, per_chat=3)
     bot = BotProcess(api, database_url, tmp_path / "data")
     bot.env["STUDIOBOT_SEND_RATE"] = "100"
     try:
         await bot.start()
         await api.wait_for(lambda: len(received(api, 20)) >= len(texts), 30)
-        rows = await until_settled(db, 30)
+        rows = await until_settled(sessions, 30)
     finally:
         await bot.stop()
     got = received(api, 20)
@@ -165,13 +144,13 @@ async def test_studiobot_run_delivers_the_outbox(
 
 
 async def test_killed_mid_delivery_and_restarted_loses_none_and_doubles_none(
-    database_url: str, db: SessionFactory, api: FakeBotAPI, tmp_path: Path
+    database_url: str, sessions: SessionFactory, api: FakeBotAPI, tmp_path: Path
 ) -> None:
     """SIGKILL while the outbox drains; the restarted process takes up what the dead
     one held once its lease ran out.  Nothing is received twice; what is not
     received is only what was caught in mid-send, given up and reported."""
     chats = 40
-    texts = await enqueue_many(db, chats=chats, per_chat=5)
+    texts = await enqueue_many(sessions, chats=chats, per_chat=5)
     bot = BotProcess(api, database_url, tmp_path / "data")
     bot.env.update({"STUDIOBOT_SEND_RATE": "40", "STUDIOBOT_SEND_LEASE": "2"})
     try:
@@ -181,7 +160,7 @@ async def test_killed_mid_delivery_and_restarted_loses_none_and_doubles_none(
         before = len(received(api, chats))
         assert before < len(texts)  # killed mid-delivery
         await bot.start()
-        rows = await until_settled(db, 60)
+        rows = await until_settled(sessions, 60)
     finally:
         await bot.stop()
     got = received(api, chats)
@@ -195,9 +174,9 @@ async def test_killed_mid_delivery_and_restarted_loses_none_and_doubles_none(
 
 
 async def test_two_webhook_workers_deliver_each_row_once(
-    database_url: str, db: SessionFactory, api: FakeBotAPI, tmp_path: Path
+    database_url: str, sessions: SessionFactory, api: FakeBotAPI, tmp_path: Path
 ) -> None:
-    texts = await enqueue_many(db, chats=50, per_chat=4)
+    texts = await enqueue_many(sessions, chats=50, per_chat=4)
     workers = [
         WebhookWorker(
             name=name,
@@ -213,7 +192,7 @@ async def test_two_webhook_workers_deliver_each_row_once(
     ]
     try:
         await start_all(workers)
-        rows = await until_settled(db, 60)
+        rows = await until_settled(sessions, 60)
     finally:
         await stop_all(workers)
     got = received(api, 50)

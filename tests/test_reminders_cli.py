@@ -13,11 +13,9 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from sqlmodel import col, select
 
 from bot.callbacks import DialogCallback
@@ -25,9 +23,8 @@ from dialogs.i18n import Locale
 from dialogs.loader import load_registry
 from dialogs.service import Conversation
 from dialogs.ui import Action, UserRef
-from storage.db import SessionFactory, create_engine, session_factory
+from storage.db import SessionFactory
 from storage.files import FileStore
-from storage.migrate import upgrade_to_head
 from storage.models import Application, ChannelIdentity, OutboxMessage, Person
 from tests.fakebotapi import FakeBotAPI
 from tests.test_reminders import at, begin_draft
@@ -83,48 +80,29 @@ async def studiobot(
     return Done(proc.returncode, out.decode(), err.decode())
 
 
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[SessionFactory]:
-    await upgrade_to_head(database_url)
-    engine = create_engine(database_url)
-    try:
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    server = await FakeBotAPI().start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
 async def a_leader_with_a_draft(
-    db: SessionFactory, tmp_path: Path, chat: int = CHAT, name: str = "王师傅"
+    sessions: SessionFactory, tmp_path: Path, chat: int = CHAT, name: str = "王师傅"
 ) -> int:
     """A leader on Telegram who opened a ``dalian-model`` draft in June; its id."""
     conv = Conversation(
         registry=load_registry(),
-        sessions=db,
+        sessions=sessions,
         files=FileStore(tmp_path / "files"),
         clock=lambda: at("2027-06-20T10:00"),
     )
     return await begin_draft(conv, UserRef("telegram", str(chat), name), "dalian-model")
 
 
-async def outbox_rows(db: SessionFactory) -> list[OutboxMessage]:
-    async with db() as s:
+async def outbox_rows(sessions: SessionFactory) -> list[OutboxMessage]:
+    async with sessions() as s:
         found = await s.execute(select(OutboxMessage).order_by(col(OutboxMessage.id)))
         return list(found.scalars().all())
 
 
 async def test_plan_names_the_leader_and_writes_nothing(
-    database_url: str, db: SessionFactory, tmp_path: Path
+    database_url: str, sessions: SessionFactory, tmp_path: Path
 ) -> None:
-    await a_leader_with_a_draft(db, tmp_path)
+    await a_leader_with_a_draft(sessions, tmp_path)
     done = await studiobot("reminders", "plan", "--at", WEEK_BEFORE, database_url=database_url,
                            cwd=tmp_path)  # fmt: skip
     assert done.code == 0, done.err
@@ -133,13 +111,13 @@ async def test_plan_names_the_leader_and_writes_nothing(
     assert line.startswith(f"2027-07-24 09:00  {kind}  王师傅：")
     assert "2027-07-31" in line
     assert summary == ZH.t("remind.cli.planned", count=1, at="2027-07-24T09:00:00+08:00")
-    assert await outbox_rows(db) == []
+    assert await outbox_rows(sessions) == []
 
 
 async def test_send_delivers_the_reminder_once_and_exits(
-    database_url: str, db: SessionFactory, api: FakeBotAPI, tmp_path: Path
+    database_url: str, sessions: SessionFactory, api: FakeBotAPI, tmp_path: Path
 ) -> None:
-    app_id = await a_leader_with_a_draft(db, tmp_path)
+    app_id = await a_leader_with_a_draft(sessions, tmp_path)
     env = {"STUDIOBOT_BOT_TOKEN": api.token, "STUDIOBOT_TELEGRAM_API_URL": api.url}
 
     done = await studiobot("reminders", "send", "--at", WEEK_BEFORE, database_url=database_url,
@@ -152,13 +130,13 @@ async def test_send_delivers_the_reminder_once_and_exits(
     [message] = api.sent_to(CHAT)
     assert "2027-07-31" in (message.text or "")
     assert message.labels == [ZH.t("remind.btn.resume")]
-    async with db() as s:
+    async with sessions() as s:
         app = await s.get(Application, app_id)
         assert app is not None
     data = message.button(0).callback_data
     assert data is not None
     assert data == DialogCallback(a=Action.RESUME, g=app_id, p=app_id, r=app.revision, k="").pack()
-    [row] = await outbox_rows(db)
+    [row] = await outbox_rows(sessions)
     assert row.sent_at is not None
     assert row.attempts == 1
 
@@ -170,13 +148,13 @@ async def test_send_delivers_the_reminder_once_and_exits(
         ZH.t("remind.cli.sent", sent=0, failed=0),
     ]
     assert len(api.calls_to("sendMessage")) == 1
-    assert len(await outbox_rows(db)) == 1
+    assert len(await outbox_rows(sessions)) == 1
 
 
 async def test_after_the_deadline_nothing_is_planned_or_sent(
-    database_url: str, db: SessionFactory, api: FakeBotAPI, tmp_path: Path
+    database_url: str, sessions: SessionFactory, api: FakeBotAPI, tmp_path: Path
 ) -> None:
-    await a_leader_with_a_draft(db, tmp_path)
+    await a_leader_with_a_draft(sessions, tmp_path)
     done = await studiobot("reminders", "plan", "--at", AFTER_DEADLINE, database_url=database_url,
                            cwd=tmp_path)  # fmt: skip
     assert done.code == 0, done.err
@@ -186,11 +164,11 @@ async def test_after_the_deadline_nothing_is_planned_or_sent(
                            cwd=tmp_path, env=env)  # fmt: skip
     assert sent.code == 0, sent.err
     assert api.calls_to("sendMessage") == []
-    assert await outbox_rows(db) == []
+    assert await outbox_rows(sessions) == []
 
 
 async def test_plan_without_a_zone_is_refused(
-    database_url: str, db: SessionFactory, tmp_path: Path
+    database_url: str, sessions: SessionFactory, tmp_path: Path
 ) -> None:
     done = await studiobot("reminders", "plan", "--at", "2027-07-24T09:00",
                            database_url=database_url, cwd=tmp_path)  # fmt: skip
@@ -198,10 +176,10 @@ async def test_plan_without_a_zone_is_refused(
     assert "+08:00" in done.err
 
 
-async def many_leaders(db: SessionFactory, count: int, first_chat: int) -> None:
+async def many_leaders(sessions: SessionFactory, count: int, first_chat: int) -> None:
     """``count`` leaders with a ``dalian-model`` draft each, stored directly."""
     now = at("2027-06-20T10:00")
-    async with db.begin() as s:
+    async with sessions.begin() as s:
         for n in range(count):
             person = Person(display_name=f"负责人{n}", created_at=now, updated_at=now)
             s.add(person)
@@ -222,17 +200,17 @@ async def many_leaders(db: SessionFactory, count: int, first_chat: int) -> None:
 
 
 async def test_send_delivers_every_reminder_planned_before_it_exits(
-    database_url: str, db: SessionFactory, api: FakeBotAPI, tmp_path: Path
+    database_url: str, sessions: SessionFactory, api: FakeBotAPI, tmp_path: Path
 ) -> None:
     """At the product's own pace (25 a second) 120 reminders take about five seconds:
     the command must not exit while the sender still holds some of them."""
-    await many_leaders(db, 120, first_chat=8000)
+    await many_leaders(sessions, 120, first_chat=8000)
     env = {"STUDIOBOT_BOT_TOKEN": api.token, "STUDIOBOT_TELEGRAM_API_URL": api.url}
     done = await studiobot("reminders", "send", "--at", WEEK_BEFORE, database_url=database_url,
                            cwd=tmp_path, env=env)  # fmt: skip
     assert done.code == 0, done.err
     got = [len(api.sent_to(8000 + n)) for n in range(120)]
-    rows = await outbox_rows(db)
+    rows = await outbox_rows(sessions)
     assert len(rows) == 120
     assert [r.dedupe_key for r in rows if r.sent_at is None] == []
     assert got == [1] * 120

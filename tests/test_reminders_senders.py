@@ -61,15 +61,6 @@ async def engines(database_url: str) -> AsyncIterator[list[SessionFactory]]:
             await engine.dispose()
 
 
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    server = await FakeBotAPI().start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
 def running_from(moment: dt.datetime) -> Callable[[], dt.datetime]:
     """A clock that starts at ``moment`` and runs at the real pace."""
     started = time.monotonic()

@@ -81,15 +81,6 @@ class Long(Scripted):
         return Outcome(replies=list(self.replies))
 
 
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    server = await FakeBotAPI().start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
 def within_limit(messages: list[SentMessage]) -> bool:
     return all(utf16_length(m.text or "") <= 4096 for m in messages)
 

@@ -10,7 +10,7 @@ import datetime as dt
 import io
 import os
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -226,15 +226,6 @@ def test_the_terminal_passes_the_start_argument() -> None:
 
 
 # --------------------------------------------------------------------------- Telegram
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    server = await FakeBotAPI().start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 async def test_invite_asks_the_bot_api_for_the_username(
