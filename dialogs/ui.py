@@ -147,6 +147,15 @@ class CommandIn:
     args: str = ""
 
 
+DB_INT_MAX = 2**31 - 1
+"""Ids and revisions are 32-bit columns: a larger number from a button is forged."""
+
+
+def storable(*numbers: int) -> bool:
+    """Whether every number from a button could be a stored id (button data is user input)."""
+    return all(0 <= n <= DB_INT_MAX for n in numbers)
+
+
 @dataclass(frozen=True)
 class ButtonIn:
     """A pressed button, with the state it was shown for."""

@@ -7,14 +7,11 @@ from dialogs import announce
 from dialogs.flows import menus, orgsearch, review
 from dialogs.schema import Program
 from dialogs.turn import Turn
-from dialogs.ui import Action, ButtonIn, Outcome
+from dialogs.ui import DB_INT_MAX, Action, ButtonIn, Outcome
 from dialogs.view import View, msg, notice
 from review import chain
 from storage import repo
 from storage.models import Application, ApplicationStatus
-
-DB_INT_MAX = 2**31 - 1
-"""Ids and revisions are 32-bit columns: a larger number from a button is forged."""
 
 
 async def open_program(turn: Turn, program: Program) -> Outcome:

@@ -11,13 +11,12 @@ from dialogs.flows.orgsearch import find
 from dialogs.qtypes.base import stable_key
 from dialogs.schema import Program
 from dialogs.turn import Turn
-from dialogs.ui import Action, Button, ButtonIn, Outcome, Reply
+from dialogs.ui import Action, Button, ButtonIn, Outcome, Reply, storable
 from review import chain
 from storage import repo, staff
 from storage.models import Application, ApplicationStatus
 
 ACTIONS = frozenset({Action.PLACE, Action.PLACE_PICK})
-DB_INT_MAX = 2**31 - 1
 DEFAULT_KINDS = ["unit", "grassroots"]
 
 
@@ -42,7 +41,7 @@ def _kinds(program: Program) -> list[str]:
 
 async def button(turn: Turn, event: ButtonIn) -> Outcome:
     """归入单位 pressed, or one of the organisations found."""
-    if not 0 <= event.arg <= DB_INT_MAX:
+    if not storable(event.arg):
         return await menus.stale(turn)
     found = await _placeable(turn, event.arg)
     if found is None:

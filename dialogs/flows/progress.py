@@ -8,19 +8,18 @@ import datetime as dt
 
 from dialogs.flows import menus
 from dialogs.turn import Turn
-from dialogs.ui import Action, Button, ButtonIn, Outcome, Reply
+from dialogs.ui import Action, Button, ButtonIn, Outcome, Reply, storable
 from review import chain
 from storage import repo, staff
 from storage import review as data
 from storage.models import Application, ApplicationStatus, Organisation, ReviewTask, TaskState
 
 ACTIONS = frozenset({Action.TIMELINE, Action.WITHDRAW, Action.WITHDRAW_OK})
-DB_INT_MAX = 2**31 - 1
 
 
 async def button(turn: Turn, event: ButtonIn) -> Outcome:
     """进度 / 撤回 pressed: only ever on the presser's own declaration."""
-    if not 0 <= event.arg <= DB_INT_MAX:
+    if not storable(event.arg):
         return await menus.stale(turn)
     app = await repo.get_application(turn.session, application_id=event.arg, for_update=True)
     if app is None or app.user_id != turn.user.id or turn.desk.registry.get(app.program_id) is None:

@@ -21,7 +21,7 @@ from dialogs.render import render
 from dialogs.schema import Program, Question, ReviewLevel
 from dialogs.screens import section_page
 from dialogs.turn import Turn
-from dialogs.ui import Action, Button, ButtonIn, Media, Outcome, Reply
+from dialogs.ui import Action, Button, ButtonIn, Media, Outcome, Reply, storable
 from dialogs.view import View
 from review import chain
 from review.chain import Act, Decision, Verdict
@@ -29,7 +29,6 @@ from storage import repo, staff
 from storage import review as data
 from storage.models import Application, Organisation, ReviewTask, StaffRole
 
-DB_INT_MAX = 2**31 - 1
 OPINION_CHARS = 2000
 """Longest opinion kept: an opinion box holds a paragraph, not an essay."""
 
@@ -231,7 +230,7 @@ async def _media(turn: Turn, questions: list[Question], answers: dict[str, Any])
 
 async def button(turn: Turn, event: ButtonIn) -> Outcome:
     """A press on the reviewer's side, re-checked against what is stored now."""
-    if not all(0 <= n <= DB_INT_MAX for n in (event.arg, event.application_id, event.revision)):
+    if not storable(event.arg, event.application_id, event.revision):
         return await _refused(turn, Verdict.STALE)
     if event.action is Action.INBOX:
         return await inbox(turn)

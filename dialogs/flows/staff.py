@@ -12,7 +12,7 @@ changes nothing of the person's own declarations.
 from __future__ import annotations
 
 from dialogs.turn import Turn
-from dialogs.ui import Action, Button, ButtonIn, Outcome, Reply
+from dialogs.ui import Action, Button, ButtonIn, Outcome, Reply, storable
 from review import invites
 from review.invites import Redemption, Verdict
 from storage import review as review_data
@@ -22,7 +22,6 @@ from storage.models import Membership, Organisation, StaffRole
 ACTIONS = frozenset(
     {Action.STAFF_LIST, Action.STAFF_INVITE, Action.STAFF_REMOVE, Action.STAFF_REMOVE_OK}
 )
-DB_INT_MAX = 2**31 - 1
 
 ROLE_KEYS = {StaffRole.REVIEWER: "staff.role.reviewer", StaffRole.ADMIN: "staff.role.admin"}
 VERDICT_KEYS = {
@@ -136,7 +135,7 @@ def _name(turn: Turn, name: str) -> str:
 
 async def button(turn: Turn, event: ButtonIn) -> Outcome:
     """A press of one of the buttons above, re-checked against what is stored now."""
-    if not 0 <= event.arg <= DB_INT_MAX:
+    if not storable(event.arg):
         return turn.menu(turn.t("staff.forbidden"))
     if event.action is Action.STAFF_LIST:
         return await colleagues(turn)
