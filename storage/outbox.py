@@ -279,13 +279,12 @@ async def drop_planned(
 ) -> int:
     """Give up the unsent rows about a declaration whose key starts with ``key_prefix``
     (its deadline reminders, once it is submitted): they would say what is no longer so."""
-    escaped = key_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     result = await session.execute(
         sa.update(OUTBOX)
         .where(
             _pending(),
             OUTBOX.c.application_id == application_id,
-            OUTBOX.c.dedupe_key.like(f"{escaped}%", escape="\\"),
+            OUTBOX.c.dedupe_key.startswith(key_prefix, autoescape=True),
             OUTBOX.c.sending_at.is_(None),
         )
         .values(given_up_at=now, last_error=why[:ERROR_CHARS])
@@ -452,12 +451,11 @@ async def defer_unsent(
     at ``now`` until ``until`` (the next morning, when the day's sending window
     closed with a backlog), except those that would have expired by then: they go
     now or never.  Rows a sender holds or is sending are left alone."""
-    escaped = key_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     stmt = (
         sa.update(OUTBOX)
         .where(
             _pending(),
-            OUTBOX.c.dedupe_key.like(f"{escaped}%", escape="\\"),
+            OUTBOX.c.dedupe_key.startswith(key_prefix, autoescape=True),
             OUTBOX.c.sending_at.is_(None),
             OUTBOX.c.not_before <= now,
             sa.or_(OUTBOX.c.claimed_until.is_(None), OUTBOX.c.claimed_until <= now),

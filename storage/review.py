@@ -91,8 +91,7 @@ async def search(
     org = Organisation.__table__  # type: ignore[attr-defined]
     cond = [org.c.kind.in_(kinds)]
     for word in words:
-        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        cond.append(org.c.name.like(f"%{escaped}%", escape="\\"))
+        cond.append(org.c.name.contains(word, autoescape=True))
     if under_id is not None:
         cond.append(org.c.id.in_(subtree(under_id)))
     where = sa.and_(*cond)
