@@ -181,6 +181,11 @@ class FileIn:
     unique_ref: str = ""
     """The messenger's lasting identity of the file, when it has one (a photo sent
     again may come with a new ``source_ref``); such a transport names the file after it."""
+    kept: bool = True
+    """Whether the sender keeps the file, so that a photo it cannot hand over now may
+    be kept by reference and fetched later (a messenger, whose photos are its own
+    JPEGs); False for a local file (the terminal): a failed read is a failed upload,
+    and nothing is ever taken on the word of its name."""
 
 
 @dataclass(frozen=True)

@@ -90,9 +90,19 @@ async def _chat(settings: Settings, user: str | None) -> None:
             stdin=main_stdin(),
             out=sys.stdout,
             locale=Locale(settings.locale),
+            database=database_place(settings.database_url),
         )
     finally:
         await engine.dispose()
+
+
+def database_place(url: str) -> str:
+    """Where a database is, as a user can find it: a SQLite file's full path (it is
+    relative to the folder the command started in), else the URL without password."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return str(Path(parsed.database or "").resolve())
+    return parsed.render_as_string(hide_password=True)
 
 
 def _load_settings() -> Settings | None:

@@ -6,28 +6,54 @@ One terminal may play several people: ``--user NAME`` names the first, and
 level), each a person of their own; what the outbox holds for a person is
 printed when the terminal plays them.
 
-Buttons become numbered choices.  Where a question takes typed text, a bare
-number is an answer, so buttons are chosen with ``#n``; elsewhere ``n`` alone
-picks button n.  A line naming an existing file uploads it.  End of input
-leaves cleanly: every answer was already saved when it was accepted.
+A question's own buttons (options, suggestions, rows) become numbered
+choices.  Where a question takes typed text, a bare number is an answer, so
+they are chosen with ``#n``; elsewhere ``n`` alone picks button n.  The buttons
+that move through the form (上一步, 跳过, 保存并退出, 完成 …: ``dialogs.words``)
+are shown as words to type, never numbered, so a number keeps one meaning
+from screen to screen; the word typed is understood by the dialog itself, as
+in Telegram.
+
+A line that looks like a path (``/…``, ``~/…``, ``./…``, ``../…``, maybe in
+quotes or with backslash-escaped spaces, as dragging a file into a terminal
+writes it) uploads that file, whose type its bytes decide; a path that names
+no readable file is said so, and nothing is sent.  Every other line is text,
+however long.  End of input leaves cleanly: every answer was already saved
+when it was accepted.
+
+The terminal greets by the name its user gives: asked once, when no name is
+known for the person and a person sits at the terminal (standard input is a
+terminal), and kept on the person; a scripted run is never asked.
 """
 
 from __future__ import annotations
 
 import asyncio
 import getpass
-import mimetypes
 import re
 import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
+from dialogs import words
 from dialogs.i18n import Locale
 from dialogs.notices import reply_of
 from dialogs.service import Conversation
-from dialogs.ui import ButtonIn, CommandIn, FileIn, Inbound, Outcome, Reply, TextIn, UserRef
-from storage import outbox
+from dialogs.textfit import clean_text
+from dialogs.ui import (
+    Button,
+    ButtonIn,
+    CommandIn,
+    FileIn,
+    Inbound,
+    Outcome,
+    Reply,
+    TextIn,
+    UserRef,
+)
+from storage import outbox, repo
+from storage.files import sniff_mime
 from storage.models import OutboxMessage
 
 BUTTON_RE = re.compile(r"^(#?)(\d{1,3})$")
@@ -35,6 +61,33 @@ AS_RE = re.compile(r"/as(?:\s+(.*))?", re.DOTALL)
 """``/as NAME``: the terminal plays another person from the next line on."""
 NAME_CHARS = 64
 COMMAND_RE = re.compile(r"/([a-z]+)(?:\s+(.*))?", re.DOTALL)
+PATH_START_RE = re.compile(r"(?:~[\w.-]*|\.\.?)?/\S|[A-Za-z]:[\\/]\S")
+"""How a path begins: ``/``, ``~/``, ``~user/``, ``./``, ``../`` (or ``C:\\``)."""
+EXTENSION_RE = re.compile(r"\.[A-Za-z0-9]{1,8}$")
+ESCAPE_RE = re.compile(r"\\(.)")
+SNIFF_BYTES = 65536
+"""Enough of a file's start to tell its type (``sniff_mime``)."""
+
+
+def path_candidate(text: str) -> str | None:
+    """The path ``text`` names if it looks like one, else None (then it is text).
+
+    A path starts as a path does and is one line; quotes around it ('…' or
+    "…", what dragging a file into a terminal may write) are taken off, and
+    outside quotes backslash-escaped characters (``My\\ Photos``) unescaped.
+    A lone ``/…`` needs a second ``/`` or a file extension besides, since
+    「/」 and 「/无」 are what people write for "none"; slashes inside an answer
+    (2024/3, 机械/电气) never start it.
+    """
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        inner = text[1:-1]
+    else:
+        inner = ESCAPE_RE.sub(r"\1", text)
+    if "\n" in inner or not PATH_START_RE.match(inner):
+        return None
+    if inner.startswith("/") and inner.count("/") < 2 and not EXTENSION_RE.search(inner):
+        return None
+    return inner
 
 
 class Terminal:
@@ -63,16 +116,30 @@ class Terminal:
             self._print(reply.text)
             if reply.buttons:
                 self.last = reply
-                mark = "#" if reply.expects_text else ""
-                n = 0
-                for row in reply.buttons:
-                    cells = []
-                    for button in row:
-                        n += 1
-                        cells.append(f"[{mark}{n}] {button.label}")
-                    self._print("   " + "   ".join(cells))
-                self._print(self.loc.t("cli.pick_hash" if mark else "cli.pick_plain"))
+                self._buttons(reply)
             self._print("")
+
+    def _buttons(self, reply: Reply) -> None:
+        """The question's own buttons numbered, row by row, then the navigation as
+        words to type, and one line saying how to use them."""
+        mark = "#" if reply.expects_text else ""
+        n = 0
+        for row in reply.buttons:
+            cells = []
+            for button in row:
+                if not words.is_nav(button.action):
+                    n += 1
+                    cells.append(f"[{mark}{n}] {button.label}")
+            if cells:
+                self._print("   " + "   ".join(cells))
+        nav = [b for row in reply.buttons for b in row if words.is_nav(b.action)]
+        if nav:
+            said = [self.loc.t("cli.word", word=words.shown_word(b.action, self.loc)) for b in nav]
+            self._print("   " + " ".join(said))
+        how = "cli.pick_hash" if mark else "cli.pick_plain"
+        if nav:
+            how = how + "_words" if n else "cli.pick_words"
+        self._print(self.loc.t(how))
 
     def parse(self, line: str) -> Inbound | None:
         text = line.strip()
@@ -87,20 +154,37 @@ class Terminal:
             return CommandIn(command.group(1), (command.group(2) or "").strip())
         match = BUTTON_RE.match(text)
         if match and self.last is not None and (match.group(1) or not self.last.expects_text):
-            buttons = [b for row in self.last.buttons for b in row]
-            index = int(match.group(2)) - 1
-            if 0 <= index < len(buttons):
-                b = buttons[index]
-                return ButtonIn(
-                    b.action, b.arg, self.last.application_id, self.last.revision, b.key
-                )
-            if match.group(1):
-                self._print(self.loc.t("cli.no_such_button", n=match.group(2), count=len(buttons)))
-                return None
-        path = Path(text).expanduser()
-        if len(text) < 4096 and path.is_file():
-            return _file_event(path)
+            return self._press(self.last, match.group(1), match.group(2))
+        path = path_candidate(text)
+        if path is not None:
+            return self._upload(path)
         return TextIn(line.rstrip("\n"))
+
+    def _press(self, reply: Reply, mark: str, number: str) -> Inbound | None:
+        """Numbered button ``number`` of ``reply`` (its own buttons, navigation left
+        out); a bare number beyond them is text, ``#n`` beyond them is said."""
+        buttons = numbered(reply)
+        index = int(number) - 1
+        if 0 <= index < len(buttons):
+            b = buttons[index]
+            return ButtonIn(b.action, b.arg, reply.application_id, reply.revision, b.key)
+        if mark:
+            self._print(self.loc.t("cli.no_such_button", n=number, count=len(buttons)))
+            return None
+        return TextIn(number)
+
+    def _upload(self, shown: str) -> FileIn | None:
+        """The file at ``shown`` as an upload, or None after saying why there is
+        none (no such file, a folder, unreadable): nothing is sent then."""
+        path = Path(shown).expanduser()
+        try:
+            if path.is_file():
+                return _file_event(path)
+            key = "cli.not_a_file" if path.exists() else "cli.no_such_file"
+            self._print(self.loc.t(key, path=shown))
+        except OSError as exc:  # unreadable, a name too long for the system...
+            self._print(self.loc.t("cli.unreadable_file", path=shown, error=exc.strerror or exc))
+        return None
 
     def become(self, name: str) -> None:
         """Play ``name`` from now on (an applicant, a reviewer of some level...): each
@@ -112,6 +196,29 @@ class Terminal:
         self.user = UserRef("terminal", name, name)
         self.last = None
         self._print(self.loc.t("cli.as_now", name=name))
+
+    async def known_name(self) -> str:
+        """The name the person played is greeted by, "" if none is kept (an older
+        version kept the login name: that is no name given)."""
+        async with self.conversation.sessions() as session:
+            person, _ = await repo.load_user(
+                session, channel=self.user.channel, external_id=self.user.external_id, lock=False
+            )
+        name = person.display_name if person is not None else ""
+        return "" if name == getpass.getuser() else name
+
+    async def introduce(self, stdin: TextIO, *, asking: bool, given: str) -> None:
+        """Make sure the person played has a name to be greeted by: the one kept, else
+        the one typed when ``asking`` (once: it is kept on the person), else ``given``."""
+        if await self.known_name():
+            return
+        name = given
+        if asking:
+            self._print(self.loc.t("cli.ask_name"))
+            typed = " ".join(clean_text(await asyncio.to_thread(stdin.readline)).split())
+            name = typed[:NAME_CHARS] or given
+        if name:
+            self.user = replace(self.user, display_name=name)
 
     async def send(self, event: Inbound) -> None:
         self.show(await self.conversation.handle(self.user, event))
@@ -146,8 +253,17 @@ def _notice(row: OutboxMessage) -> Reply:
     return replace(reply, expects_text=True)
 
 
+def numbered(reply: Reply) -> list[Button]:
+    """The buttons of ``reply`` that take a number: all but the navigation."""
+    return [b for row in reply.buttons for b in row if not words.is_nav(b.action)]
+
+
 def _file_event(path: Path) -> FileIn:
-    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    """An upload of the file at ``path``: its type read from its first bytes, never
+    from its name (a text file called ``.jpg`` is no photo); OSError if unreadable."""
+    with path.open("rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    mime = sniff_mime(head)
     kind = "photo" if mime.startswith("image/") else "document"
 
     async def fetch() -> bytes:
@@ -160,6 +276,7 @@ def _file_event(path: Path) -> FileIn:
         size=path.stat().st_size,
         source_ref=str(path),
         fetch=fetch,
+        kept=False,
     )
 
 
@@ -170,11 +287,23 @@ async def chat(
     stdin: TextIO,
     out: TextIO,
     locale: Locale | None = None,
+    database: str = "",
+    ask_name: bool | None = None,
 ) -> None:
-    """Run the dialog until end of input; the terminal's own words in ``locale``."""
-    name = user_name or getpass.getuser() or "local"
-    terminal = Terminal(conversation, UserRef("terminal", name, name), out, locale or Locale())
+    """Run the dialog until end of input; the terminal's own words in ``locale``.
+
+    ``user_name`` (``--user``) says which person plays, else the login name does;
+    neither is how the person is greeted.  ``database`` is said at the start (where
+    the drafts live); ``ask_name`` (default: whether ``stdin`` is a terminal) lets
+    the terminal ask a person it knows no name for how to greet them.
+    """
+    who = user_name or getpass.getuser() or "local"
+    terminal = Terminal(conversation, UserRef("terminal", who), out, locale or Locale())
     terminal._print(terminal.loc.t("cli.chat_banner"))
+    if database:
+        terminal._print(terminal.loc.t("cli.chat_database", where=database))
+    asking = stdin.isatty() if ask_name is None else ask_name
+    await terminal.introduce(stdin, asking=asking, given=user_name or "")
     await terminal.send(CommandIn("start"))
     while True:
         line = await asyncio.to_thread(stdin.readline)

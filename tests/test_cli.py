@@ -122,11 +122,19 @@ async def test_terminal_turns_numbers_paths_and_commands_into_events(tmp_path: P
     term.last = choice
     assert term.parse("2\n") == ButtonIn(Action.CHOOSE, 1, 7, 3)
     assert term.parse("/apply\n") == CommandIn("apply")
-    typed = Reply("人数", [[Button("上一步", Action.BACK)]], 7, 4, expects_text=True)
+    typed = Reply(
+        "人数",
+        [[Button("💡 12", Action.SUGGEST, 0)], [Button("上一步", Action.BACK)]],
+        7,
+        4,
+        expects_text=True,
+    )
     term.last = typed
     assert term.parse("1\n") == TextIn("1")  # a number is an answer where text is expected
-    assert term.parse("#1\n") == ButtonIn(Action.BACK, 0, 7, 4)
+    assert term.parse("#1\n") == ButtonIn(Action.SUGGEST, 0, 7, 4)
+    assert term.parse("#2\n") is None  # navigation has no number: 上一步 is typed as a word
     assert term.parse("#9\n") is None  # no such button: said, not sent
+    assert term.parse("上一步\n") == TextIn("上一步")  # the dialog reads the word
     event = term.parse(f"{photo}\n")
     assert isinstance(event, FileIn)
     assert (event.kind, event.mime_type, event.size) == ("photo", "image/png", len(png(1)))

@@ -3,11 +3,13 @@ and submitting."""
 
 from __future__ import annotations
 
-from dialogs import announce
+from dialogs import announce, words
+from dialogs.engine import Walker
 from dialogs.flows import menus, orgsearch, review
+from dialogs.qtypes import kind
 from dialogs.schema import Program
 from dialogs.turn import Turn
-from dialogs.ui import DB_INT_MAX, Action, ButtonIn, Outcome
+from dialogs.ui import DB_INT_MAX, Action, ButtonIn, Outcome, Reply
 from dialogs.view import View, msg, notice
 from review import chain
 from storage import repo
@@ -97,16 +99,73 @@ async def _resume(turn: Turn, app_id: int) -> Outcome:
 
 
 async def text(turn: Turn, typed: str) -> Outcome:
-    """A typed message: the answer to the current question."""
+    """A typed message: a navigation word (see :func:`navigation`), else the answer
+    to the current question."""
     app = await turn.active()
     if app is None:
         return turn.menu(turn.t("engine.no_active"))
+    said = await navigation(turn, app, typed)
+    if said is not None:
+        return said
     walker = turn.walker(app)
     if walker.mode == "ask":
         target, _, _ = walker.target()
         if target.type == "org":
             await orgsearch.look_up(turn, turn.program(app), target, walker, typed)
     return await turn.apply(app, walker, walker.on_text(typed))
+
+
+FREE_TEXT_TYPES = frozenset({"text", "longtext"})
+"""Question types whose answer could literally be 完成 or 提交."""
+
+
+async def navigation(turn: Turn, app: Application, typed: str) -> Outcome | None:
+    """Typed 上一步, 跳过, 完成, 保存并退出, 返回预览, 提交 … (``dialogs.words``): the
+    button of that name on the screen now, pressed exactly as if tapped (the same
+    :func:`button`, with the draft's current revision); None when the text is an answer.
+
+    The screen is the one the walker draws for the draft now, so during a long
+    text in progress 完成 finishes the text instead of being appended to it.
+    A word whose button is not on this screen is never stored as an answer
+    (跳过 on a required question is told it cannot be skipped), except the
+    words a real answer could be (完成, 提交, 取消) on a question answered in
+    free text (``text``, ``longtext``), which take them as what was written.
+    Options of a choice are not navigation: their types read typed options.
+    """
+    screen = turn.current(app)
+    on_screen = [b for reply in screen for row in reply.buttons for b in row]
+    hit = words.pressed(typed, on_screen, turn.loc)
+    if hit is not None:
+        event = ButtonIn(hit.action, hit.arg, app.id or 0, app.revision, hit.key)
+        return await button(turn, event)
+    action = words.named(typed, turn.loc)
+    if action is None:
+        return None
+    walker = turn.walker(app)
+    if action in words.LITERAL and _free_text(walker):
+        return None
+    return Outcome(
+        replies=[Reply(text=turn.t(_not_here(walker, action), word=typed.strip())), *screen]
+    )
+
+
+def _free_text(walker: Walker) -> bool:
+    """Whether the screen asks a question answered in free text."""
+    if walker.mode != "ask" or (kind(walker.question()).repeats and not walker.in_row()):
+        return False
+    target, _, _ = walker.target()
+    return target.type in FREE_TEXT_TYPES
+
+
+def _not_here(walker: Walker, action: Action) -> str:
+    """Why a navigation word does nothing here (a locale key)."""
+    if walker.mode == "ask" and not walker.in_row():
+        q = walker.question()
+        if action is Action.SKIP and q.required:
+            return "words.not_here_skip"
+        if action is Action.BACK and walker.neighbour(q.id, -1) is None:
+            return "words.not_here_back"
+    return "words.not_here"
 
 
 async def submit(turn: Turn, app: Application) -> Outcome:

@@ -80,7 +80,7 @@ async def _download(event: FileIn, app_id: int) -> bytes | None:
     try:
         return await event.fetch()
     except Exception:
-        if event.kind != "photo":
+        if event.kind != "photo" or not event.kept:
             # Ids only: in the terminal chat the reference is a path the user typed.
             log.exception("download of a %s for application %s failed", event.kind, app_id)
             raise _DownloadFailed from None
