@@ -132,6 +132,8 @@ async def navigation(turn: Turn, app: Application, typed: str) -> Outcome | None
     free text (``text``, ``longtext``), which take them as what was written.
     Options of a choice are not navigation: their types read typed options.
     """
+    if len(typed) > words.SHORT:
+        return None  # an answer: not worth drawing the screen for
     screen = turn.current(app)
     on_screen = [b for reply in screen for row in reply.buttons for b in row]
     hit = words.pressed(typed, on_screen, turn.loc)
@@ -144,9 +146,8 @@ async def navigation(turn: Turn, app: Application, typed: str) -> Outcome | None
     walker = turn.walker(app)
     if action in words.LITERAL and _free_text(walker):
         return None
-    return Outcome(
-        replies=[Reply(text=turn.t(_not_here(walker, action), word=typed.strip())), *screen]
-    )
+    said = turn.t(_not_here(walker, action), word=words.shown_word(action, turn.loc))
+    return Outcome(replies=[Reply(text=said), *screen])
 
 
 def _free_text(walker: Walker) -> bool:
