@@ -207,18 +207,25 @@ class Terminal:
         name = person.display_name if person is not None else ""
         return "" if name == getpass.getuser() else name
 
-    async def introduce(self, stdin: TextIO, *, asking: bool, given: str) -> None:
+    async def introduce(self, stdin: TextIO, *, asking: bool, given: str) -> str:
         """Make sure the person played has a name to be greeted by: the one kept, else
-        the one typed when ``asking`` (once: it is kept on the person), else ``given``."""
+        the one typed when ``asking`` (once: it is kept on the person), else ``given``.
+
+        A command typed instead of a name (``/apply``) is no name: it is returned,
+        to be read as the first line of the dialog; else "" is returned."""
         if await self.known_name():
-            return
-        name = given
+            return ""
+        name, rest = given, ""
         if asking:
             self._print(self.loc.t("cli.ask_name"))
             typed = " ".join(clean_text(await asyncio.to_thread(stdin.readline)).split())
-            name = typed[:NAME_CHARS] or given
+            if typed.startswith("/"):
+                rest = typed
+            else:
+                name = typed[:NAME_CHARS] or given
         if name:
             self.user = replace(self.user, display_name=name)
+        return rest
 
     async def send(self, event: Inbound) -> None:
         self.show(await self.conversation.handle(self.user, event))
@@ -292,10 +299,12 @@ async def chat(
 ) -> None:
     """Run the dialog until end of input; the terminal's own words in ``locale``.
 
-    ``user_name`` (``--user``) says which person plays, else the login name does;
-    neither is how the person is greeted.  ``database`` is said at the start (where
-    the drafts live); ``ask_name`` (default: whether ``stdin`` is a terminal) lets
-    the terminal ask a person it knows no name for how to greet them.
+    ``user_name`` (``--user``) says which person plays, else the login name does
+    (which is never a greeting).  ``database`` is said at the start (where the
+    drafts live).  ``ask_name`` (default: whether ``stdin`` is a terminal) lets the
+    terminal ask a person it knows no name for how to greet them; a run that is
+    not asked greets by ``user_name``, if given, so a scripted run reads its
+    first line as the dialog's, as it always did.
     """
     who = user_name or getpass.getuser() or "local"
     terminal = Terminal(conversation, UserRef("terminal", who), out, locale or Locale())
@@ -303,10 +312,10 @@ async def chat(
     if database:
         terminal._print(terminal.loc.t("cli.chat_database", where=database))
     asking = stdin.isatty() if ask_name is None else ask_name
-    await terminal.introduce(stdin, asking=asking, given=user_name or "")
+    line = await terminal.introduce(stdin, asking=asking, given=user_name or "")
     await terminal.send(CommandIn("start"))
     while True:
-        line = await asyncio.to_thread(stdin.readline)
+        line = line or await asyncio.to_thread(stdin.readline)
         if line == "":
             break
         playing = terminal.user
@@ -315,6 +324,7 @@ async def chat(
             await terminal.send(event)
         elif terminal.user != playing:
             await terminal.deliver()  # what waited for the person now played
+        line = ""
     terminal._print(terminal.loc.t("cli.bye"))
 
 

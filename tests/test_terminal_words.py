@@ -427,6 +427,14 @@ async def test_the_name_is_asked_once_and_kept(
     assert "丁市总工会" in again  # /apply was read as /apply
 
 
+async def test_a_command_typed_for_a_name_is_read_as_a_command(conv: Conversation) -> None:
+    out = io.StringIO()
+    await chat(conv, user_name="li", stdin=io.StringIO("/apply\n"), out=out, ask_name=True)
+    text = out.getvalue()
+    assert "丁市总工会" in text  # /apply answered, not taken for a name
+    assert "您好li" in text
+
+
 async def test_a_scripted_run_is_never_asked(conv: Conversation) -> None:
     out = io.StringIO()
     await chat(conv, user_name="leader", stdin=io.StringIO("/apply\n"), out=out)
