@@ -176,12 +176,14 @@ class Terminal:
     def _upload(self, shown: str) -> FileIn | None:
         """The file at ``shown`` as an upload, or None after saying why there is
         none (no such file, a folder, unreadable): nothing is sent then."""
-        path = Path(shown).expanduser()
         try:
+            path = Path(shown).expanduser()
             if path.is_file():
                 return _file_event(path)
             key = "cli.not_a_file" if path.exists() else "cli.no_such_file"
             self._print(self.loc.t(key, path=shown))
+        except (RuntimeError, ValueError):  # ~nobody/…: no such home; a NUL in the name
+            self._print(self.loc.t("cli.no_such_file", path=shown))
         except OSError as exc:  # unreadable, a name too long for the system...
             self._print(self.loc.t("cli.unreadable_file", path=shown, error=exc.strerror or exc))
         return None

@@ -340,6 +340,24 @@ def test_a_path_that_names_no_file_is_said_and_nothing_is_sent(tmp_path: Path) -
     assert term.parse(too_long + "\n") is None
     assert too_long in out.getvalue()
     assert term.parse("~/不存在的文件.pdf\n") is None
+    assert term.parse("~nobody-here-at-all/a.pdf\n") is None  # no such home
+    assert term.parse("/tmp/a\x00b.jpg\n") is None
+    assert ZH.t("cli.no_such_file", path="~nobody-here-at-all/a.pdf") in out.getvalue()
+
+
+def test_an_unreadable_file_is_said(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    locked = tmp_path / "证明.pdf"
+    locked.write_bytes(b"%PDF-1.4\n")
+
+    def refuse(self: Path, *args: object, **kwargs: object) -> object:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "open", refuse)
+    term, out = _terminal()
+    assert term.parse(f"{locked}\n") is None
+    assert (
+        ZH.t("cli.unreadable_file", path=str(locked), error="Permission denied") in out.getvalue()
+    )
 
 
 @pytest.mark.parametrize(
