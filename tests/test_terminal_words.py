@@ -32,7 +32,7 @@ from dialogs.ui import (
     TextIn,
     UserRef,
 )
-from dialogs.words import named, pressed, squeeze
+from dialogs.words import NAV_WORDS, named, pressed, squeeze, words_of
 from storage import repo
 from storage.db import SessionFactory
 from storage.files import FileStore
@@ -127,6 +127,28 @@ def test_a_word_is_read_without_spaces_punctuation_or_decoration() -> None:
     # answers that merely contain a word, or long texts, are not words
     for typed in ("上一步工作", "我们已经完成了三项技术攻关", "2024/3", "完成" * 20, "", "。"):
         assert named(typed, ZH) is None, typed
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_each_word_names_one_action_and_each_label_its_own(lang: str) -> None:
+    loc = Locale(lang)
+    seen: dict[str, Action] = {}
+    for action in NAV_WORDS:
+        for word in words_of(action, loc):
+            assert seen.setdefault(squeeze(word), action) is action, word
+            assert named(word, loc) is action
+    labels = {
+        Action.BACK: "back",
+        Action.SKIP: "skip",
+        Action.KEEP: "keep",
+        Action.DONE: "done",
+        Action.SAVE_EXIT: "save_exit",
+        Action.PREVIEW: "preview",
+        Action.SUBMIT: "submit",
+        Action.CANCEL: "cancel",
+    }
+    for action, key in labels.items():  # the button's label is one of its words
+        assert named(loc.t(f"engine.btn.{key}"), loc) is action, key
 
 
 def test_a_button_is_also_named_by_its_own_label() -> None:
