@@ -105,6 +105,23 @@ def test_chat_is_scriptable_and_resumes(tmp_path: Path) -> None:
     assert "已完成 2/8 题" in second.stdout
 
 
+def test_chat_says_where_its_data_is_and_survives_long_lines_and_bad_paths(
+    tmp_path: Path,
+) -> None:
+    long = "我们工作室围绕港口装卸设备开展技术攻关" * 15  # 300 characters, once a crash
+    missing = tmp_path / "没有这张照片.jpg"
+    script = f"1\n1\n{long}\n'{missing}'\n/{long}.jpg\n保存并退出\n"
+    result = studiobot("chat", "--user", "leader", cwd=tmp_path, stdin=script)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    out = result.stdout
+    assert str((tmp_path / "data" / "studiobot.db").resolve()) in out
+    assert f"找不到文件「{missing}」" in out  # the quotes taken off, the path named
+    assert "〔保存并退出〕" in out  # navigation is a word, not a number
+    assert "已保存" in out  # 保存并退出 typed did what the button does
+    assert "再见" in out
+
+
 async def test_terminal_turns_numbers_paths_and_commands_into_events(tmp_path: Path) -> None:
     import io
 
