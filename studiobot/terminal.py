@@ -65,6 +65,7 @@ PATH_START_RE = re.compile(r"(?:~[\w.-]*|\.\.?)?/\S|[A-Za-z]:[\\/]\S")
 """How a path begins: ``/``, ``~/``, ``~user/``, ``./``, ``../`` (or ``C:\\``)."""
 EXTENSION_RE = re.compile(r"\.[A-Za-z0-9]{1,8}$")
 ESCAPE_RE = re.compile(r"\\(.)")
+DRIVE_RE = re.compile(r"[A-Za-z]:\\")
 SNIFF_BYTES = 65536
 """Enough of a file's start to tell its type (``sniff_mime``)."""
 
@@ -81,6 +82,8 @@ def path_candidate(text: str) -> str | None:
     """
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
         inner = text[1:-1]
+    elif DRIVE_RE.match(text):  # C:\Users\…: backslashes are its separators
+        inner = text
     else:
         inner = ESCAPE_RE.sub(r"\1", text)
     if "\n" in inner or not PATH_START_RE.match(inner):

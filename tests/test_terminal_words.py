@@ -408,6 +408,7 @@ def test_path_candidates() -> None:
     assert path_candidate("/home/me/x") == "/home/me/x"
     assert path_candidate("'/home/me/a b.jpg'") == "/home/me/a b.jpg"
     assert path_candidate("/home/me/a\\ b.jpg") == "/home/me/a b.jpg"
+    assert path_candidate("C:\\Users\\me\\a.jpg") == "C:\\Users\\me\\a.jpg"
     for text in ("/", "/无", "2024/3", "机械/电气", "'上一步'", "~", "./", "abc"):
         assert path_candidate(text) is None, text
 
