@@ -5,7 +5,9 @@ every query is answered: with the engine's toast, with an apology when the
 engine failed (see the errors router), or with a polite "this button is out
 of date" when its data cannot be read (a layout from an older release, or
 data forged by a client).  After a press the keyboard of the pressed message
-is removed, so old buttons do not linger; the engine sends fresh ones.
+is removed, so old buttons do not linger; the engine sends fresh ones.  A
+press that only changed the question in place (a tick) edits the pressed
+message instead, so four ticks leave one question in the chat, not four.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from aiogram import Bot, Router
 from aiogram.types import CallbackQuery, InaccessibleMessage
 
 from bot.callbacks import DialogCallback
-from bot.delivery import Converses, ask, quietly, send_replies
+from bot.delivery import Converses, Pressed, ask, quietly, send_replies
 from dialogs.i18n import Locale
 from dialogs.ui import UpdateKey
 
@@ -56,9 +58,21 @@ async def on_button(
 ) -> None:
     outcome = await ask(conversation, query.from_user, callback_data.to_event(), update_key)
     await quietly(query.answer(outcome.toast), "answering the button")
-    await send_replies(bot, _chat_id(query), outcome.replies, texts)
-    # Cosmetic, so after the replies: the user sees the next question one round trip sooner.
-    await _remove_keyboard(bot, query)
+    edited = await send_replies(
+        bot, _chat_id(query), outcome.replies, texts, pressed=_pressed(query)
+    )
+    if not edited:
+        # Cosmetic, so after the replies: the user sees the next question one round trip sooner.
+        await _remove_keyboard(bot, query)
+
+
+def _pressed(query: CallbackQuery) -> Pressed | None:
+    """The message a reply may be edited into (an old one Telegram no longer shows
+    in full cannot be: its text is unknown)."""
+    message = query.message
+    if message is None or isinstance(message, InaccessibleMessage):
+        return None
+    return Pressed(message.message_id, message.text)
 
 
 async def on_unreadable(query: CallbackQuery, bot: Bot, texts: Locale) -> None:
