@@ -404,9 +404,12 @@ class Walker:
         """Give the short answer to a typed message (a refusal, a long text's running
         count, what is ticked now) the current question's buttons, without its text
         again: on Telegram the question's own keyboard may be gone or out of date,
-        and a user must never be left without 跳过, 上一步 or the options."""
-        [screen] = self.views()
+        and a user must never be left without 跳过, 上一步 or the options.  A view that
+        brings buttons of its own (a question back to the user) keeps them."""
         last = self.step.views[-1]
+        if last.buttons:
+            return
+        [screen] = self.views()
         self.step.views[-1] = dataclasses.replace(
             last, buttons=screen.buttons, expects_text=screen.expects_text
         )

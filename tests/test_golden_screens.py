@@ -87,7 +87,8 @@ GOLDEN: list[tuple[Callable[[Path], View], str, list[list[str]], bool]] = [
     ),
     (
         multichoice_with_two_ticks,
-        "第 1/2 题 · 创新方向\n\n【创新领域】\nh\n可多选：点击选项勾选或取消，选好后点「完成」。",
+        "第 1/2 题 · 创新方向\n\n【创新领域】\nh\n"
+        "可多选：点击选项勾选或取消（也可输入选项或序号，如 1、3），选好后点「完成」。",
         [
             ["☑ 技术攻关", "☐ 工艺改进"],
             ["☐ 人才培养", "☑ 节能减排"],

@@ -23,7 +23,7 @@ from dialogs.loader import ProgramRegistry, load_registry
 from dialogs.qtypes.base import stable_key
 from dialogs.render import render
 from dialogs.service import Conversation
-from dialogs.ui import Action, ButtonIn, CommandIn, UserRef
+from dialogs.ui import Action, ButtonIn, CommandIn, Reply, TextIn, UserRef
 from storage import repo
 from storage.db import SessionFactory
 from storage.files import FileStore
@@ -161,6 +161,44 @@ def test_skipping_a_long_text_on_purpose_still_drops_the_parts(tmp_path: Path) -
     assert run.answers["intro"] is None
     run.press(Action.BACK)
     assert "s" not in run.cursor
+
+
+def long_registry(folder: Path) -> ProgramRegistry:
+    folder.mkdir()
+    (folder / "long.yaml").write_text(HEADER.replace("t-prog", "long") + LONG, encoding="utf-8")
+    return load_registry(folder)
+
+
+def press(reply: Reply, action: Action) -> ButtonIn:
+    [(arg, key)] = [(b.arg, b.key) for row in reply.buttons for b in row if b.action is action]
+    return ButtonIn(action, arg, reply.application_id, reply.revision, key)
+
+
+async def test_save_and_exit_during_a_long_text_then_resume_keeps_the_parts(
+    sessions: SessionFactory, file_store: FileStore, tmp_path: Path
+) -> None:
+    conversation = Conversation(
+        registry=long_registry(tmp_path / "programs"), sessions=sessions, files=file_store
+    )
+    user = UserRef("telegram", "u-long", "测试用户")
+    out = await conversation.handle(user, CommandIn("apply"))
+    out = await conversation.handle(user, press(out.replies[0], Action.PICK_PROGRAM))
+    await conversation.handle(user, TextIn("张伟创新工作室"))
+    await conversation.handle(user, TextIn("第一段的内容"))
+    out = await conversation.handle(user, TextIn("第二段的内容"))
+    [progress] = out.replies
+    out = await conversation.handle(user, press(progress, Action.SAVE_EXIT))
+    out = await conversation.handle(user, CommandIn("apply"))
+    out = await conversation.handle(user, press(out.replies[0], Action.PICK_PROGRAM))
+    question = out.replies[-1]
+    assert any(b.action is Action.DONE for row in question.buttons for b in row)
+    out = await conversation.handle(user, press(question, Action.DONE))
+    async with sessions() as session:
+        person = await repo.get_or_create_user(
+            session, channel="telegram", external_id="u-long", display_name="", now=NOW
+        )
+        [app] = await repo.list_applications(session, user_id=person.id or 0)
+    assert app.answers["intro"] == "第一段的内容\n第二段的内容"
 
 
 ROW_LONG = """
