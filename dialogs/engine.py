@@ -482,7 +482,7 @@ class Walker:
         target, _, _ = self.target()
         if target.required:
             return False
-        self.cur.pop("s", None)
+        # Moving on drops the ticks; a long text's typed parts are held (_move).
         self._set(None)
         self.advance()
         return True
@@ -493,7 +493,6 @@ class Walker:
         target, value, _ = self.target()
         if value is None and target.required:
             return False
-        self.cur.pop("s", None)
         self.advance()
         return True
 
@@ -594,9 +593,11 @@ class Walker:
         del table[arg]
         self._set_rows(table)
         self.cur.pop("del", None)
-        held = self.cur.get("held")
+        held = self.cur.pop("held", None)
         if isinstance(held, dict):  # the rows after it moved up: their drafts no longer fit
-            self.cur["held"] = {p: d for p, d in held.items() if not p.startswith(f"{q.id}[")}
+            kept = {p: d for p, d in held.items() if not p.startswith(f"{q.id}[")}
+            if kept:
+                self.cur["held"] = kept
         self.step.events.append((q.id, table))
         self.step.toast = msg("engine.group.row_deleted", n=arg + 1)
         return True

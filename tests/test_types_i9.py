@@ -153,14 +153,27 @@ def test_a_long_text_held_through_the_preview_and_an_edit(tmp_path: Path) -> Non
     assert run.cursor["s"] == {"buf": ["写了一半的简介"]}
 
 
-def test_skipping_a_long_text_on_purpose_still_drops_the_parts(tmp_path: Path) -> None:
+def test_clearing_then_skipping_a_long_text_leaves_nothing_behind(tmp_path: Path) -> None:
     run = Run(define(tmp_path, LONG), {"name": "x"}, {"mode": "ask", "q": "intro"})
     run.text("不要了")
     run.press(Action.CLEAR)
     run.press(Action.SKIP)
     assert run.answers["intro"] is None
+    assert "held" not in run.cursor
     run.press(Action.BACK)
     assert "s" not in run.cursor
+
+
+def test_skip_typed_during_a_long_text_skips_and_holds_the_parts(tmp_path: Path) -> None:
+    """跳过 is not offered while parts are in, but typed as a word it is the press: the
+    question is skipped and the parts wait for a return, rather than being lost."""
+    run = Run(define(tmp_path, LONG), {"name": "x"}, {"mode": "ask", "q": "intro"})
+    run.text("三段里的第一段")
+    run.press(Action.SKIP)
+    assert run.at == "after"
+    assert run.answers["intro"] is None
+    run.press(Action.BACK)
+    assert run.cursor["s"] == {"buf": ["三段里的第一段"]}
 
 
 def long_registry(folder: Path) -> ProgramRegistry:
@@ -228,6 +241,22 @@ def test_a_long_text_in_a_row_is_held_when_going_back_a_field(tmp_path: Path) ->
     run.text("张伟")
     assert run.cursor["f"] == "deeds"
     assert run.cursor["s"] == {"buf": ["事迹第一段"]}
+
+
+def test_deleting_a_row_forgets_the_drafts_held_for_its_table(tmp_path: Path) -> None:
+    run = Run(define(tmp_path, ROW_LONG))
+    run.press(Action.ROW_ADD)
+    run.text("张伟")
+    run.text("事迹第一段")
+    run.press(Action.BACK)
+    run.press(Action.BACK)  # to the table
+    assert run.cursor["held"] == {"team[0].deeds": {"buf": ["事迹第一段"]}}
+    run.press(Action.ROW_DELETE, 0)
+    run.press(Action.ROW_DELETE_OK, 0)
+    assert "held" not in run.cursor
+    run.press(Action.ROW_ADD)
+    run.text("李强")
+    assert "s" not in run.cursor
 
 
 # --------------------------------------------------------------------------- multiple choice
