@@ -92,7 +92,7 @@ async def send_replies(
     texts: Locale,
     *,
     pressed: Pressed | None = None,
-) -> bool:
+) -> Reply | None:
     """Send replies in order as plain text (user answers are echoed, never parsed as HTML).
 
     A reply longer than Telegram allows goes as several messages, the buttons
@@ -105,15 +105,15 @@ async def send_replies(
     A reply that ``replaces`` the ``pressed`` message (a tick of a multiple
     choice) edits it in place rather than stacking a copy of the question under
     it; when the edit fails (the message is too old, or gone) it is sent.
-    Returns whether the pressed message was edited.
+    Returns the reply the pressed message now shows, if it was edited.
     """
-    edited = False
+    edited: Reply | None = None
     for reply in fit_replies(replies, TEXT_LIMIT, utf16_length):
         try:
-            if pressed is not None and not edited and reply.replaces and not reply.media:
-                edited = await _edit(bot, chat_id, pressed, reply)
-                if edited:
-                    continue
+            into = pressed if edited is None and reply.replaces and not reply.media else None
+            if into is not None and await _edit(bot, chat_id, into, reply):
+                edited = reply
+                continue
             for media in reply.media:
                 await _send_media(bot, chat_id, media)
             await _send_or_replace(bot, chat_id, reply, texts)

@@ -19,6 +19,7 @@ from typing import Any
 from bot.app import create_bot, create_dispatcher, poll
 from bot.callbacks import DialogCallback
 from bot.config import TelegramConfig
+from dialogs.i18n import Locale
 from dialogs.loader import ProgramRegistry, load_registry
 from dialogs.qtypes.base import stable_key
 from dialogs.render import render
@@ -31,6 +32,8 @@ from tests.fakebotapi import DEFAULT_TOKEN, FakeBotAPI, SentMessage
 from tests.test_engine import HEADER, LOC, Run, define, has, params, uses
 from tests.test_programs_e2e import NOW, REGISTRY, _event
 from tests.walkthrough import Applicant, Move, Press
+
+ZH = Locale("zh-CN")
 
 # --------------------------------------------------------------------------- optional minimums
 
@@ -498,3 +501,28 @@ async def test_a_typed_option_answers_with_the_buttons_on_telegram(
         await api.settle()
         assert api.new_messages(user) == []
         assert "☑ 人才培养" in said.labels
+
+
+async def test_quick_taps_on_the_same_screen_are_not_out_of_date(
+    api: FakeBotAPI, sessions: SessionFactory, file_store: FileStore, tmp_path: Path
+) -> None:
+    """Two options tapped before the first edit reached the screen: the second tap
+    carries the revision of before, and still ticks its option in the same message."""
+    user = 2005
+    async with tick_bot(api, sessions, file_store, tmp_path / "programs", user) as question:
+        first = question.button("技术攻关").callback_data or ""
+        second = question.button("人才培养").callback_data or ""
+        api.press(user, question, first)
+        api.press(user, question, second)
+        await api.settle()
+        assert api.new_messages(user) == []
+        assert "☑ 技术攻关" in question.labels
+        assert "☑ 人才培养" in question.labels
+        stale = ZH.t("engine.stale")
+        assert all(c.text != stale for c in api.answered_callbacks)
+        api.press_button(user, "完成", message=question)
+        await api.wait_for_reply(user)
+        # once the user moved on, a button of the old screen is out of date as before
+        api.press(user, question, first)
+        await api.wait_for_reply(user)
+        assert api.answered_callbacks[-1].text == stale
