@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiogram import Bot
@@ -76,7 +77,22 @@ class _Unreachable(Exception):
     """The chat cannot take any message now (blocked, deleted, never started)."""
 
 
-async def send_replies(bot: Bot, chat_id: int, replies: list[Reply], texts: Locale) -> None:
+@dataclass(frozen=True)
+class Pressed:
+    """The message whose button was pressed: a reply marked ``replaces`` is edited into it."""
+
+    message_id: int
+    text: str | None
+
+
+async def send_replies(
+    bot: Bot,
+    chat_id: int,
+    replies: list[Reply],
+    texts: Locale,
+    *,
+    pressed: Pressed | None = None,
+) -> Reply | None:
     """Send replies in order as plain text (user answers are echoed, never parsed as HTML).
 
     A reply longer than Telegram allows goes as several messages, the buttons
@@ -85,14 +101,58 @@ async def send_replies(bot: Bot, chat_id: int, replies: list[Reply], texts: Loca
     a short notice that keeps the way on (the buttons, or the commands), and
     the replies after it are still sent.  Only a chat that cannot be reached
     at all (the user blocked the bot) ends the sending.
+
+    A reply that ``replaces`` the ``pressed`` message (a tick of a multiple
+    choice) edits it in place rather than stacking a copy of the question under
+    it; when the edit fails (the message is too old, or gone) it is sent.
+    Returns the reply the pressed message now shows, if it was edited.
     """
+    edited: Reply | None = None
     for reply in fit_replies(replies, TEXT_LIMIT, utf16_length):
         try:
+            into = pressed if edited is None and reply.replaces and not reply.media else None
+            if into is not None and await _edit(bot, chat_id, into, reply):
+                edited = reply
+                continue
             for media in reply.media:
                 await _send_media(bot, chat_id, media)
             await _send_or_replace(bot, chat_id, reply, texts)
         except _Unreachable:
-            return
+            break
+    return edited
+
+
+_NOT_MODIFIED = "message is not modified"
+
+
+async def _edit(bot: Bot, chat_id: int, pressed: Pressed, reply: Reply) -> bool:
+    """Put ``reply`` in the place of the pressed message: its buttons alone when the
+    text is the same (a tick changes only the buttons), else text and buttons."""
+    markup = reply_markup(reply)
+    try:
+        if reply.text == pressed.text:
+            await bot.edit_message_reply_markup(
+                chat_id=chat_id, message_id=pressed.message_id, reply_markup=markup
+            )
+        else:
+            await bot.edit_message_text(
+                text=reply.text,
+                chat_id=chat_id,
+                message_id=pressed.message_id,
+                parse_mode=None,
+                reply_markup=markup,
+            )
+    except TelegramForbiddenError:
+        raise _Unreachable from None
+    except TelegramBadRequest as exc:
+        if _NOT_MODIFIED in exc.message.lower():
+            return True  # the message already shows this screen (a double tap)
+        logger.info("editing message %s failed (%s); sent anew", pressed.message_id, exc.message)
+        return False
+    except AiogramError as exc:
+        logger.info("editing message %s failed (%s); sent anew", pressed.message_id, exc)
+        return False
+    return True
 
 
 async def _send_media(bot: Bot, chat_id: int, media: Media) -> None:

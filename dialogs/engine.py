@@ -12,12 +12,15 @@ question), ``row``/``f`` (row and field inside a repeating group; no ``row``
 means the group's menu), ``new`` (the row was just added), ``del`` (a row
 awaiting delete confirmation), ``s`` (the current question's work in
 progress: the parts of a long text, the ticks of a multiple choice),
-``edit`` (the id of the section being edited from the preview).
+``edit`` (the id of the section being edited from the preview), ``held``
+(work in progress of questions left before it was finished, by answer path:
+the paragraphs of a long text survive 上一步 and come back with the question).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -196,7 +199,44 @@ class Walker:
         self.step.changed = True
 
     def _move(self, **cursor: Any) -> None:
+        held = self._held_on_leaving()
         self.cur = {k: v for k, v in cursor.items() if v is not None}
+        self._arrive(held)
+
+    def _to_field(self, fid: str) -> None:
+        """Move to another field of the same row, holding and picking up drafts as
+        :meth:`_move` does."""
+        held = self._held_on_leaving()
+        self.cur.pop("s", None)
+        self.cur["f"] = fid
+        self._arrive(held)
+
+    def _held_on_leaving(self) -> dict[str, Any]:
+        """The drafts held in the cursor, with the current question's own added when
+        leaving it would lose typed work (a long text's parts): 上一步 pressed by
+        mistake after three paragraphs must not throw them away."""
+        held = self.cur.get("held")
+        out: dict[str, Any] = dict(held) if isinstance(held, dict) else {}
+        scratch = self.scratch
+        if self.mode == "ask" and scratch and self.cur.get("q") is not None:
+            q = self.question()
+            if not (kind(q).repeats and not self.in_row()):
+                target, _, path = self.target()
+                if kind(target).drafting(scratch):
+                    out[path] = scratch
+        return out
+
+    def _arrive(self, held: dict[str, Any]) -> None:
+        """Put back the work in progress held for the question arrived at."""
+        if self.mode == "ask" and self._asking() and "s" not in self.cur:
+            _, _, path = self.target()
+            draft = held.pop(path, None)
+            if isinstance(draft, dict) and draft:
+                self.cur["s"] = draft
+        if held:
+            self.cur["held"] = held
+        else:
+            self.cur.pop("held", None)
         self.step.changed = True
 
     def _apply(self, outcome: Outcome) -> None:
@@ -229,8 +269,7 @@ class Walker:
             ids = [f.id for f in asked_fields(q)]
             i = ids.index(self.cur["f"])
             if i + 1 < len(ids):
-                self.cur["f"] = ids[i + 1]
-                self.step.changed = True
+                self._to_field(ids[i + 1])
             else:
                 self.step.toast = msg("engine.group.row_saved", n=int(self.cur["row"]) + 1)
                 self._move(mode="ask", q=q.id, edit=self.cur.get("edit"))
@@ -254,13 +293,11 @@ class Walker:
             ids = [f.id for f in asked_fields(q)]
             i = ids.index(self.cur["f"])
             if i > 0:
-                self.cur["f"] = ids[i - 1]
-                self.step.changed = True
+                self._to_field(ids[i - 1])
                 return
             self._drop_new_empty_row()
             self._move(mode="ask", q=q.id, edit=self.cur.get("edit"))
             return
-        self.cur.pop("s", None)
         prev = self.neighbour(q.id, -1)
         if prev is None:
             self.step.toast = msg("engine.first_question")
@@ -290,10 +327,13 @@ class Walker:
         to_preview = self.cur.get("edit") is not None
         if target is None:
             return screens.Ways(back=back, to_preview=to_preview)
+        # While typed work is in progress, 跳过 and 保留当前答案 would throw it away
+        # with one tap; 清空 is there for that, on purpose.
+        drafting = kind(target).drafting(self.scratch)
         return screens.Ways(
             back=back,
-            skip=not target.required,
-            keep=value is not None and kind(target).keepable(value),
+            skip=not target.required and not drafting,
+            keep=value is not None and kind(target).keepable(value) and not drafting,
             to_preview=to_preview,
         )
 
@@ -356,18 +396,46 @@ class Walker:
         self._apply(outcome)
         if outcome.show:
             self.show()
+        elif self.step.views and self._asking():
+            self._keep_buttons()
         return self.step
+
+    def _keep_buttons(self) -> None:
+        """Give the short answer to a typed message (a refusal, a long text's running
+        count, what is ticked now) the current question's buttons, without its text
+        again: on Telegram the question's own keyboard may be gone or out of date,
+        and a user must never be left without 跳过, 上一步 or the options.  A view that
+        brings buttons of its own (a question back to the user) keeps them."""
+        last = self.step.views[-1]
+        if last.buttons:
+            return
+        [screen] = self.views()
+        self.step.views[-1] = dataclasses.replace(
+            last, buttons=screen.buttons, expects_text=screen.expects_text
+        )
 
     def on_button(self, action: Action, arg: int, key: str = "") -> Step:
         handler = self._handlers().get(action)
+        before = self._place_key()
         if action in (Action.CHOOSE, Action.TOGGLE, Action.CLEAR):
             done = self._btn_own(action, arg, key)
         else:
             done = handler is not None and handler(arg, key)
         if not done:
             self.step.toast = msg("engine.not_now")
+        shown_before = len(self.step.views)
         self.show()
+        if done and not shown_before and not self.step.events and self._place_key() == before:
+            # Only the question's work in progress changed (a tick, a cleared draft):
+            # the new screen takes the place of the pressed one instead of stacking
+            # a copy of the question under it.
+            [screen] = self.step.views
+            self.step.views[0] = dataclasses.replace(screen, replaces=True)
         return self.step
+
+    def _place_key(self) -> dict[str, Any]:
+        """The cursor without the work in progress: where the user is."""
+        return {k: v for k, v in self.cur.items() if k not in ("s", "held")}
 
     def _handlers(self) -> dict[Action, Callable[[int, str], bool]]:
         return {
@@ -414,7 +482,7 @@ class Walker:
         target, _, _ = self.target()
         if target.required:
             return False
-        self.cur.pop("s", None)
+        # Moving on drops the ticks; a long text's typed parts are held (_move).
         self._set(None)
         self.advance()
         return True
@@ -425,7 +493,6 @@ class Walker:
         target, value, _ = self.target()
         if value is None and target.required:
             return False
-        self.cur.pop("s", None)
         self.advance()
         return True
 
@@ -450,6 +517,8 @@ class Walker:
 
     def _group_done(self, q: Question) -> bool:
         table = self.rows()
+        if not table and not q.required:
+            return self._btn_skip(0, "")
         need = kind(q).minimum(q)
         if len(table) < need:
             self.step.views.append(notice(msg("engine.group.need_rows", min=need)))
@@ -524,6 +593,11 @@ class Walker:
         del table[arg]
         self._set_rows(table)
         self.cur.pop("del", None)
+        held = self.cur.pop("held", None)
+        if isinstance(held, dict):  # the rows after it moved up: their drafts no longer fit
+            kept = {p: d for p, d in held.items() if not p.startswith(f"{q.id}[")}
+            if kept:
+                self.cur["held"] = kept
         self.step.events.append((q.id, table))
         self.step.toast = msg("engine.group.row_deleted", n=arg + 1)
         return True

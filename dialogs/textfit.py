@@ -101,6 +101,8 @@ def fit_replies(
                     text=piece,
                     buttons=reply.buttons if last else [],
                     media=reply.media if n == 0 else [],
+                    # A message is replaced by one message: a split screen is sent anew.
+                    replaces=reply.replaces and len(pieces) == 1,
                 )
             )
     return fitted

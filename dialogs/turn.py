@@ -142,7 +142,7 @@ class Turn:
         if app.program_version == program.version:
             return
         answers, dropped = carry_over(program, app.answers)
-        cursor = {k: v for k, v in app.cursor.items() if k not in ("s", "sel")}
+        cursor = {k: v for k, v in app.cursor.items() if k not in ("s", "sel", "held")}
         await repo.record_answer(
             self.session,
             application_id=app.id or 0,
@@ -184,6 +184,7 @@ class Turn:
                     application_id=app_id,
                     revision=rev,
                     expects_text=screen.expects_text,
+                    replaces=view.replaces,
                 )
             )
         return out

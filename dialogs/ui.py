@@ -116,6 +116,9 @@ class Reply:
     revision: int = 0
     expects_text: bool = False
     media: list[Media] = field(default_factory=list)
+    replaces: bool = False
+    """Takes the place of the message whose button was pressed (a tick edits the
+    question in place); a transport that cannot edit, or whose edit fails, sends it."""
 
 
 @dataclass(frozen=True)

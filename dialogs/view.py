@@ -85,6 +85,10 @@ class View:
     kind: str = "notice"
     """What the screen is (``question``, ``group``, ``preview``, ``notice``, …), for
     transports and tests."""
+    replaces: bool = False
+    """This screen takes the place of the message whose button was pressed (a tick of
+    a multiple choice: the same question with the ticks changed), where a transport
+    can edit a message it sent; elsewhere it is simply shown."""
 
     def keys(self) -> list[str]:
         """Every locale key the view uses, in order (tests assert on these)."""

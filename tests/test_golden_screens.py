@@ -43,6 +43,12 @@ def multichoice_with_two_ticks(tmp_path: Path) -> View:
     return run.view
 
 
+def multichoice_typed_after_a_tick(tmp_path: Path) -> View:
+    run = Run(define(tmp_path, MULTI))
+    run.toggle("技术攻关")
+    return run.text("4").views[0]
+
+
 def group_menu_with_one_row(tmp_path: Path) -> View:
     rows = [{"title": "数控机床改造", "income": "12.5", "savings": "3", "note": None}]
     run = Run(define(tmp_path, GROUP), {"achievements": rows}, {"mode": "ask", "q": "achievements"})
@@ -75,12 +81,25 @@ GOLDEN: list[tuple[Callable[[Path], View], str, list[list[str]], bool]] = [
     (
         refused_integer,
         "没能识别出整数。请只填一个整数（不带小数点），例如：15",
-        [],
+        # the question's buttons stay under a refusal, its text is not repeated
+        [["✅ 保留当前答案"], ["💾 保存并退出"]],
         True,
     ),
     (
         multichoice_with_two_ticks,
-        "第 1/2 题 · 创新方向\n\n【创新领域】\nh\n可多选：点击选项勾选或取消，选好后点「完成」。",
+        "第 1/2 题 · 创新方向\n\n【创新领域】\nh\n"
+        "可多选：点击选项勾选或取消（也可输入选项或序号，如 1、3），选好后点「完成」。",
+        [
+            ["☑ 技术攻关", "☐ 工艺改进"],
+            ["☐ 人才培养", "☑ 节能减排"],
+            ["✅ 完成（已选 2 项）"],
+            ["💾 保存并退出"],
+        ],
+        True,
+    ),
+    (
+        multichoice_typed_after_a_tick,
+        "已选：技术攻关、节能减排。\n点击选项可勾选或取消，也可再输入选项添加，选好后点「完成」。",
         [
             ["☑ 技术攻关", "☐ 工艺改进"],
             ["☐ 人才培养", "☑ 节能减排"],

@@ -123,7 +123,8 @@ async def test_old_option_buttons_and_answers_survive_reordered_and_renamed_opti
     await conv.handle(WANG, CommandIn("apply"))
     await conv.handle(WANG, ButtonIn(Action.PICK_PROGRAM, 0, 0, 0, "delta"))
     await conv.handle(WANG, TextIn("王伟职工创新工作室"))
-    out: Outcome = await conv.handle(WANG, TextIn("机械、化工"))  # multichoice, typed
+    ticked = await conv.handle(WANG, TextIn("机械、化工"))  # multichoice, typed: ticked
+    out: Outcome = await conv.handle(WANG, find(ticked.replies[-1], "完成"))
     question = out.replies[-1]
     assert (await stored(sessions)).answers["field"] == ["mech", "chem"]
     old_press = find(question, "机械")  # the button for 机械 on the "kind" question

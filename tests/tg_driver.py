@@ -59,6 +59,12 @@ def find_button(api: FakeBotAPI, user_id: int, move: Press) -> tuple[SentMessage
     raise LookupError(f"{move} is not offered in: {message.text[:200]}")
 
 
+def _shown(api: FakeBotAPI, user_id: int) -> tuple[int, int]:
+    """How many messages the user was sent, and how many edits they had."""
+    sent = api.sent_to(user_id)
+    return len(sent), sum(m.edits for m in sent)
+
+
 async def send_move(api: FakeBotAPI, user_id: int, move: Move) -> None:
     """Deliver one move as a Telegram update."""
     if isinstance(move, Text):
@@ -104,9 +110,10 @@ async def walk_on_telegram(
         if app.status == "submitted":
             return moves
         move = applicant.next_move(app.answers, app.cursor)
-        before = len(api.sent_to(user_id))
+        before = _shown(api, user_id)
         await send_move(api, user_id, move)
-        await api.wait_for(lambda n=before: len(api.sent_to(user_id)) > n, timeout=20)
+        # A reply is a new message, or the pressed one edited in place (a tick).
+        await api.wait_for(lambda n=before: _shown(api, user_id) != n, timeout=20)
         await api.settle(quiet=0.05, timeout=20)
         moves += 1
         assert moves < 800, "the walk does not end"

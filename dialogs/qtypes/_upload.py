@@ -173,7 +173,7 @@ class Upload(QuestionType):
     ) -> Outcome:
         count = len(value or [])
         if action is Action.DONE:
-            need = self.minimum(q)
+            need = self.minimum(q) if count or q.required else 0
             if count < need:
                 return Outcome(
                     views=[notice(msg("engine.upload.need_more", count=count, min=need))]
@@ -185,7 +185,9 @@ class Upload(QuestionType):
 
     def problems(self, q: Question, value: Any, label: Part) -> list[Msg]:
         count = len(value or [])
-        need = self.minimum(q)
+        # A minimum binds an answer that was given: an optional question skipped
+        # (no file) is complete, however many files it would take if answered.
+        need = self.minimum(q) if count or q.required else 0
         return (
             [msg("engine.problem.files", label=label, min=need, count=count)]
             if count < need

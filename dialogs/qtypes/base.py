@@ -135,6 +135,12 @@ class QuestionType:
         """Whether 保留当前答案 is offered for ``value``."""
         return value is not None
 
+    def drafting(self, scratch: dict[str, Any]) -> bool:
+        """Whether ``scratch`` holds typed work that leaving must not lose (the parts
+        of a long text): it is held when the user goes back and put back on return,
+        and 跳过 / 保留当前答案 are not offered while it is there."""
+        return False
+
     # ----------------------------------------------------------- completeness
     def minimum(self, q: Question) -> int:
         """How many items (files, rows) an answer needs; 0 for single answers."""

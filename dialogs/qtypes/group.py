@@ -36,7 +36,8 @@ class Group(QuestionType):
 
     def problems(self, q: Question, value: Any, label: Part) -> list[Msg]:
         rows = value if isinstance(value, list) else []
-        need = self.minimum(q)
+        # As for files: ``min_rows`` binds a table that was filled in, or a required one.
+        need = self.minimum(q) if rows or q.required else 0
         out = (
             [msg("engine.problem.rows", label=label, min=need, count=len(rows))]
             if len(rows) < need

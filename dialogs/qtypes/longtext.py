@@ -19,7 +19,7 @@ from dialogs.qtypes.base import (
 )
 from dialogs.schema import Question
 from dialogs.ui import Action
-from dialogs.view import ButtonView, Msg, Part, View, msg, notice, rows
+from dialogs.view import ButtonView, Msg, Part, View, msg, notice
 
 
 def joined(scratch: dict[str, Any]) -> str:
@@ -57,7 +57,8 @@ class LongText(QuestionType):
             )
         else:
             line = msg("engine.longtext.progress", count=len(whole))
-        progress = View(lines=(line,), buttons=rows(_done_clear()), expects_text=True)
+        # The engine gives it the question's buttons: 完成, 清空 and the ways on.
+        progress = View(lines=(line,), expects_text=True)
         return Outcome(scratch={"buf": parts}, views=[progress], show=False)
 
     def press(
@@ -84,6 +85,9 @@ class LongText(QuestionType):
 
     def buttons(self, q: Question, value: Any, scratch: dict[str, Any]) -> list[list[ButtonView]]:
         return [_done_clear()] if scratch.get("buf") else []
+
+    def drafting(self, scratch: dict[str, Any]) -> bool:
+        return bool(scratch.get("buf"))
 
     def problems(self, q: Question, value: Any, label: Part) -> list[Msg]:
         if value is None:

@@ -1,5 +1,7 @@
-"""``multichoice``: several options, ticked one by one and confirmed with 完成
-(or typed: "1、3", "135", "全部"); stored as option ids in the definition's order."""
+"""``multichoice``: several options, ticked one by one and confirmed with 完成;
+typed options ("1、3", "135", "全部") are ticked too, added to those already
+ticked, and the reply says what is ticked now.  Stored as option ids in the
+definition's order."""
 
 from __future__ import annotations
 
@@ -9,10 +11,10 @@ from typing import Any
 from dialogs.i18n import Locale
 from dialogs.qtypes._options import OptionType, by_key, label_of
 from dialogs.qtypes._parsing import parse_multichoice
-from dialogs.qtypes.base import REFUSED, JSONValue, Outcome
+from dialogs.qtypes.base import REFUSED, InvalidAnswer, JSONValue, Outcome, refusal
 from dialogs.schema import Question
 from dialogs.ui import Action
-from dialogs.view import ButtonView, Part, msg, notice
+from dialogs.view import ButtonView, Joined, Part, Plain, View, msg, notice
 
 
 def chosen(value: Any, scratch: dict[str, Any]) -> list[str]:
@@ -27,6 +29,23 @@ class MultiChoice(OptionType):
 
     def parse(self, q: Question, text: str, *, today: dt.date) -> JSONValue:
         return parse_multichoice(q, text)
+
+    def on_text(
+        self, q: Question, text: str, value: Any, scratch: dict[str, Any], *, today: dt.date
+    ) -> Outcome:
+        """Typed options are ticked in addition to those already ticked (an option typed
+        again stays ticked: typing names what one wants; unticking is the button's).
+        The answer is still confirmed with 完成, as after tapping."""
+        try:
+            typed = parse_multichoice(q, text)
+        except InvalidAnswer as err:
+            return Outcome(views=[notice(refusal(q, err), expects_text=True)], show=False)
+        ticked = set(chosen(value, scratch)) | {str(t) for t in typed}
+        sel = [o.id for o in q.options or [] if o.id in ticked]
+        labels = Joined(tuple(Plain(label_of(q, v)) for v in sel), sep="engine.sep.list")
+        # The engine gives it the question's buttons (the ticks, 完成, the ways on).
+        said = View(lines=(msg("types.multichoice.ticked", ticked=labels),), expects_text=True)
+        return Outcome(scratch={"sel": sel}, views=[said], show=False)
 
     def format(self, q: Question, value: Any, *, loc: Locale, date_style: str) -> str:
         if not isinstance(value, list):
