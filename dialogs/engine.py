@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dialogs import screens
+from dialogs import screens, totals
 from dialogs.conditions import evaluate
 from dialogs.qtypes import kind
 from dialogs.qtypes._upload import accepts_mime, size_limit_mb
@@ -360,7 +360,7 @@ class Walker:
 
     def on_button(self, action: Action, arg: int, key: str = "") -> Step:
         handler = self._handlers().get(action)
-        if action in (Action.CHOOSE, Action.TOGGLE, Action.CLEAR):
+        if action in (Action.CHOOSE, Action.TOGGLE, Action.CLEAR, Action.READING):
             done = self._btn_own(action, arg, key)
         else:
             done = handler is not None and handler(arg, key)
@@ -612,11 +612,12 @@ class Walker:
 
     def problems(self) -> list[Msg]:
         """Why the application cannot be submitted yet (empty when it can)."""
+        visible = self.visible()
         return [
             problem
-            for n, q in enumerate(self.visible(), start=1)
+            for n, q in enumerate(visible, start=1)
             for problem in self.question_problems(n, q)
-        ]
+        ] + list(totals.problems(self.p, self.answers, {q.id for q in visible}))
 
     def warnings(self) -> list[tuple[str, str]]:
         """Eligibility warnings (message, cited clause) that the answers raise."""
@@ -627,6 +628,9 @@ class Walker:
         for n, q in enumerate(self.visible(), start=1):
             if self.question_problems(n, q):
                 return self.p.section_of(q.id)
+        shown = {q.id for q in self.visible()}
+        for rule in totals.broken(self.p, self.answers, shown):
+            return self.p.section_of(rule.total)
         return None
 
     def submit(self) -> bool:
