@@ -564,13 +564,20 @@ def parse_yesno(text: str) -> bool:
 # --------------------------------------------------------------------------- text
 
 
+def char_count(text: str) -> int:
+    """Characters as people count them: line breaks are no characters (a text of
+    1000 字 in ten paragraphs is 1000, not 1009)."""
+    return len(text) - text.count("\n") - text.count("\r")
+
+
 def parse_text(question: Question, text: str) -> str:
     value = text.strip()
     if not value:
         raise InvalidAnswer("validation.empty")
     limit = question.max_chars or DEFAULT_MAX_CHARS.get(str(question.type), 500)
-    if len(value) > limit:
-        raise InvalidAnswer("validation.too_long", max=limit, length=len(value))
-    if question.min_chars is not None and len(value) < question.min_chars:
-        raise InvalidAnswer("validation.too_short", min=question.min_chars, length=len(value))
+    length = char_count(value)
+    if length > limit:
+        raise InvalidAnswer("validation.too_long", max=limit, length=length)
+    if question.min_chars is not None and length < question.min_chars:
+        raise InvalidAnswer("validation.too_short", min=question.min_chars, length=length)
     return value
