@@ -31,4 +31,6 @@ def notice_for(program: Program, today: dt.date) -> Msg | None:
     rule = passed(program, today)
     if rule is None:
         return None
-    return msg("parse.deadline.passed", month=rule.month, day=rule.day, cite=Plain(rule.cite))
+    return msg(
+        "parse.deadline.passed", month=rule.month, day=rule.day, cite=Plain(rule.cite.rstrip("。."))
+    )

@@ -86,6 +86,14 @@ def test_an_amount_with_its_unit_or_a_usual_one_is_taken_without_asking(
     assert run.at == "members"
 
 
+def test_a_reading_outside_the_bounds_is_not_offered(tmp_path: Path) -> None:
+    body = MONEY.replace("min: 0, help: h}", "min: 1, help: h}", 1)
+    run = Run(define(tmp_path, body))
+    run.text("5000")  # 0.5 万元 is below the minimum of 1 万元
+    assert run.cursor["s"] == {"ask": ["5000"]}
+    assert uses(run.view, "parse.reading.sure")
+
+
 def test_asked_once_what_is_typed_next_is_taken(tmp_path: Path) -> None:
     run = Run(define(tmp_path, MONEY))
     run.text("50000")

@@ -39,9 +39,9 @@ class Money(Amount):
             return [value]
         yuan = number.scaleb(-YUAN_PER_WAN)
         exponent = yuan.normalize().as_tuple().exponent
-        if isinstance(exponent, int) and exponent < -MONEY_PLACES:
-            return [value]  # 5000.5 元 is no amount: only the number as typed
-        return [dec_str(yuan), value]
+        precise = not (isinstance(exponent, int) and exponent < -MONEY_PLACES)  # not 0.5 元
+        allowed = (q.min is None or yuan >= q.min) and (q.max is None or yuan <= q.max)
+        return [dec_str(yuan), value] if precise and allowed else [value]
 
 
 TYPE = Money()
