@@ -209,9 +209,19 @@ class Walker:
             self.step.changed = True
         if outcome.value is not UNSET:
             self._set(outcome.value)
+            self.step.views.extend(self._totals_now())
         self.step.views.extend(outcome.views)
         if outcome.advance:
             self.advance()
+
+    def _totals_now(self) -> list[View]:
+        """Numbers that must add up, said as soon as the last of them is typed (and again
+        whenever one of them changes), not only at submission."""
+        if self.in_row():
+            return []
+        shown = {q.id for q in self.visible()}
+        found = totals.problems(self.p, self.answers, shown, only=self.question().id)
+        return [notice(problem) for problem in found]
 
     # ------------------------------------------------------------------ movement
     def _goto(self, q: Question | None) -> None:

@@ -36,9 +36,14 @@ def _cell(q: Question, value: Any) -> Part:
     return msg("parse.total.cell", label=Plain(q.label), value=Answer(q, value))
 
 
-def broken(program: Program, answers: dict[str, Any], shown: set[str]) -> Iterator[Total]:
-    """The rules the answers break (rules on hidden or unanswered questions are left)."""
+def broken(
+    program: Program, answers: dict[str, Any], shown: set[str], *, only: str | None = None
+) -> Iterator[Total]:
+    """The rules the answers break (rules on hidden or unanswered questions are left);
+    ``only``: the rules this question is a number of."""
     for rule in program.totals:
+        if only is not None and only not in (rule.total, *rule.parts):
+            continue
         if not {rule.total, *rule.parts} <= shown:
             continue
         numbers = _numbers(rule, program, answers)
@@ -46,9 +51,11 @@ def broken(program: Program, answers: dict[str, Any], shown: set[str]) -> Iterat
             yield rule
 
 
-def problems(program: Program, answers: dict[str, Any], shown: set[str]) -> Iterator[Msg]:
+def problems(
+    program: Program, answers: dict[str, Any], shown: set[str], *, only: str | None = None
+) -> Iterator[Msg]:
     """A problem for each broken rule, naming every number and their sum."""
-    for rule in broken(program, answers, shown):
+    for rule in broken(program, answers, shown, only=only):
         parts = sum((to_decimal(answers.get(p)) or Decimal(0) for p in rule.parts), Decimal(0))
         cells = tuple(_cell(program.question(p), answers.get(p)) for p in rule.parts)
         yield msg(

@@ -316,6 +316,21 @@ def test_a_total_waits_for_all_its_numbers(tmp_path: Path) -> None:
     assert not any(p.key.startswith("parse.total") for p in w.problems())
 
 
+def test_a_total_broken_is_said_when_its_last_number_is_typed(tmp_path: Path) -> None:
+    run = Run(define(tmp_path, TOTALS))
+    run.text("8")
+    step = run.text("3")
+    assert not any(uses(v, "parse.total.equal") for v in step.views)
+    step = run.text("4")  # 3 + 4 is not 8
+    assert run.answers["other"] == 4  # kept: the applicant decides which number to change
+    [said] = [v for v in step.views if uses(v, "parse.total.equal")]
+    assert step.views.index(said) < len(step.views) - 1  # before the next question
+    assert run.at == "honour"
+    run.press(Action.BACK)
+    step = run.text("5")
+    assert not any(uses(v, "parse.total.equal") for v in step.views)
+
+
 def test_cccc_talent_grades_add_up_to_the_total() -> None:
     program = load_registry().programs["cccc-model"]
     rule = next(t for t in program.totals if t.total == "talent_total")
