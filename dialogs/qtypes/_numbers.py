@@ -17,11 +17,10 @@ from dialogs.qtypes.base import (
     Outcome,
     Problem,
     QuestionType,
-    refusal,
 )
 from dialogs.schema import Question
 from dialogs.ui import Action
-from dialogs.view import Answer, ButtonView, Part, Plain, msg, notice
+from dialogs.view import Answer, ButtonView, Part, Plain, msg
 
 PENDING = "ask"
 """Scratch key: the readings of a typed number offered as buttons, awaiting a tap."""
@@ -71,8 +70,8 @@ class Amount(QuestionType):
     ) -> Outcome:
         try:
             parsed, doubtful = self.read(q, text, today=today)
-        except InvalidAnswer as err:
-            return Outcome(views=[notice(refusal(q, err), expects_text=True)], show=False)
+        except InvalidAnswer:
+            return super().on_text(q, text, value, scratch, today=today)  # refused as usual
         # Asked once: what is typed after the question is taken as typed.
         if doubtful and PENDING not in scratch and self.unusual(q, parsed):
             return Outcome(scratch={PENDING: self.readings(q, parsed)})

@@ -8,7 +8,7 @@ from typing import Any
 
 from dialogs.qtypes._dates import DateLike
 from dialogs.qtypes._parsing import read_date
-from dialogs.qtypes.base import InvalidAnswer, JSONValue, Outcome, refusal
+from dialogs.qtypes.base import InvalidAnswer, JSONValue, Outcome
 from dialogs.schema import Question
 from dialogs.view import Answer, msg, notice
 
@@ -24,8 +24,8 @@ class Date(DateLike):
     ) -> Outcome:
         try:
             day, month_only = read_date(text, today, past=q.past)
-        except InvalidAnswer as err:
-            return Outcome(views=[notice(refusal(q, err), expects_text=True)], show=False)
+        except InvalidAnswer:
+            return super().on_text(q, text, value, scratch, today=today)  # refused as usual
         views = [notice(msg("parse.first_of_month", day=Answer(q, day)))] if month_only else []
         return Outcome(value=day, scratch={}, advance=True, views=views)
 
