@@ -510,3 +510,19 @@ def test_totals_params_name_each_part(tmp_path: Path) -> None:
     w = walker(program, {"total": 8, "senior": 3, "other": 4, "honour": 0, "honour2": 0})
     view = w.preview()
     assert params(view, "parse.total.equal")["sum"] == "7"
+
+
+# --------------------------------------------------------------------------- character counts
+
+
+def test_a_clipped_long_text_counts_characters_not_line_breaks() -> None:
+    from dialogs.i18n import Locale
+    from dialogs.render import draw
+    from dialogs.schema import Question
+    from dialogs.view import Answer
+
+    q = Question(id="story", label="简介", type="longtext")
+    text = "甲" * 10 + "\n" + "乙" * 15
+    drawn = draw(Answer(q, text, clip=5), Locale("zh-CN"))
+    assert "25" in drawn
+    assert "26" not in drawn
