@@ -18,11 +18,14 @@ import pytest
 from dialogs import deadlines
 from dialogs.answers import parse_answer
 from dialogs.engine import Walker
+from dialogs.i18n import Locale
 from dialogs.loader import DefinitionError, load_program, load_registry
 from dialogs.qtypes.base import InvalidAnswer
-from dialogs.schema import Program
+from dialogs.render import draw
+from dialogs.schema import Program, Question
 from dialogs.service import Conversation
 from dialogs.ui import Action, ButtonIn, CommandIn, Outcome, UserRef
+from dialogs.view import Answer
 from storage.db import SessionFactory
 from storage.files import FileStore
 from tests.test_engine import TODAY, Run, define, params, uses
@@ -516,11 +519,6 @@ def test_totals_params_name_each_part(tmp_path: Path) -> None:
 
 
 def test_a_clipped_long_text_counts_characters_not_line_breaks() -> None:
-    from dialogs.i18n import Locale
-    from dialogs.render import draw
-    from dialogs.schema import Question
-    from dialogs.view import Answer
-
     q = Question(id="story", label="简介", type="longtext")
     text = "甲" * 10 + "\n" + "乙" * 15
     drawn = draw(Answer(q, text, clip=5), Locale("zh-CN"))
