@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dialogs import screens
+from dialogs import screens, totals
 from dialogs.conditions import evaluate
 from dialogs.qtypes import kind
 from dialogs.qtypes._upload import accepts_mime, size_limit_mb
@@ -249,9 +249,19 @@ class Walker:
             self.step.changed = True
         if outcome.value is not UNSET:
             self._set(outcome.value)
+            self.step.views.extend(self._totals_now())
         self.step.views.extend(outcome.views)
         if outcome.advance:
             self.advance()
+
+    def _totals_now(self) -> list[View]:
+        """Numbers that must add up, said as soon as the last of them is typed (and again
+        whenever one of them changes), not only at submission."""
+        if self.in_row():
+            return []
+        shown = {q.id for q in self.visible()}
+        found = totals.problems(self.p, self.answers, shown, only=self.question().id)
+        return [notice(problem) for problem in found]
 
     # ------------------------------------------------------------------ movement
     def _goto(self, q: Question | None) -> None:
@@ -417,7 +427,7 @@ class Walker:
     def on_button(self, action: Action, arg: int, key: str = "") -> Step:
         handler = self._handlers().get(action)
         before = self._place_key()
-        if action in (Action.CHOOSE, Action.TOGGLE, Action.CLEAR):
+        if action in (Action.CHOOSE, Action.TOGGLE, Action.CLEAR, Action.READING):
             done = self._btn_own(action, arg, key)
         else:
             done = handler is not None and handler(arg, key)
@@ -686,11 +696,12 @@ class Walker:
 
     def problems(self) -> list[Msg]:
         """Why the application cannot be submitted yet (empty when it can)."""
+        visible = self.visible()
         return [
             problem
-            for n, q in enumerate(self.visible(), start=1)
+            for n, q in enumerate(visible, start=1)
             for problem in self.question_problems(n, q)
-        ]
+        ] + list(totals.problems(self.p, self.answers, {q.id for q in visible}))
 
     def warnings(self) -> list[tuple[str, str]]:
         """Eligibility warnings (message, cited clause) that the answers raise."""
@@ -701,6 +712,9 @@ class Walker:
         for n, q in enumerate(self.visible(), start=1):
             if self.question_problems(n, q):
                 return self.p.section_of(q.id)
+        shown = {q.id for q in self.visible()}
+        for rule in totals.broken(self.p, self.answers, shown):
+            return self.p.section_of(rule.total)
         return None
 
     def submit(self) -> bool:

@@ -129,6 +129,8 @@ def _check_question(
     unit = units[q.type]
     for field, code, message in unit.check(q, in_group=in_group):
         yield DefinitionProblem(file, f"{where}.{field}", code, message)
+    for field, code, message in _field_fits_type(q, unit.numeric):
+        yield DefinitionProblem(file, f"{where}.{field}", code, message)
     for i, f in enumerate(q.fields or []):
         yield from _check_question(f, f"{where}.fields[{i}]", file, True)
     if not in_group and not q.help and unit.asked:
@@ -138,6 +140,41 @@ def _check_question(
             "E043",
             "every question needs a help text quoting its seed clause",
         )
+
+
+DATE_TYPES = ("date", "yearmonth")
+
+
+def _field_fits_type(q: Question, numeric: bool) -> Iterator[tuple[str, str, str]]:
+    """Fields that only some types read: set elsewhere, they would silently do nothing."""
+    if q.plausible is not None and not numeric:
+        yield "plausible", "E082", f"only a number has a plausible range, not a '{q.type}'"
+    if q.past and q.type not in DATE_TYPES:
+        yield "past", "E083", f"only a date or a year-month can be 'past', not a '{q.type}'"
+    seen: dict[str, str] = {}
+    for option in q.options or []:
+        for word in [option.label, option.id, *option.synonyms]:
+            owner = seen.setdefault(word, option.id)
+            if owner != option.id:
+                message = f"'{word}' names both option '{owner}' and option '{option.id}'"
+                yield "options", "E085", message
+
+
+def _check_totals(p: Program, file: str, known: dict[str, Question]) -> Iterator[DefinitionProblem]:
+    """Each number of a total rule is a numeric question of the form (not in a table)."""
+    for ti, rule in enumerate(p.totals):
+        where = f"totals[{ti}]"
+        for name, qid in [
+            ("total", rule.total),
+            *((f"parts[{i}]", x) for i, x in enumerate(rule.parts)),
+        ]:
+            q = known.get(qid)
+            if q is None or not _is(q, "numeric"):
+                message = f"'{qid}' is not a number question of this program"
+                yield DefinitionProblem(file, f"{where}.{name}", "E084", message)
+        if rule.total in rule.parts or len(set(rule.parts)) != len(rule.parts):
+            message = "the parts are different questions, and the total is not one of them"
+            yield DefinitionProblem(file, f"{where}.parts", "E086", message)
 
 
 def _is(q: Question, flag: str) -> bool:
@@ -193,6 +230,7 @@ def _cross_check(p: Program, file: str) -> Iterator[DefinitionProblem]:
         ("sections", "E060", "section id", [s.id for s in p.sections]),
         ("sections", "E061", "question id", [q.id for _, q in p.questions()]),
         ("checks", "E062", "check id", [c.id for c in p.checks]),
+        ("totals", "E087", "total id", [t.id for t in p.totals]),
         ("review_chain", "E063", "level id", [r.id for r in p.review_chain]),
         ("dates", "E064", "date id", [d.id for d in p.dates]),
     ):
@@ -207,6 +245,7 @@ def _cross_check(p: Program, file: str) -> Iterator[DefinitionProblem]:
             known[q.id] = q
     for ci, check in enumerate(p.checks):
         yield from _check_condition(check.when, f"checks[{ci}].when", file, known)
+    yield from _check_totals(p, file, known)
     if p.studio_name is not None:
         target = known.get(p.studio_name.field)
         if target is None or target.type != "text":

@@ -12,6 +12,7 @@ from typing import Any
 
 from dialogs.i18n import Locale
 from dialogs.qtypes import kind
+from dialogs.qtypes._parsing import char_count
 from dialogs.ui import Button, Screen
 from dialogs.view import Answer, ButtonView, Joined, Msg, Part, Plain, Refusal, View
 
@@ -37,7 +38,7 @@ def _answer(part: Answer, loc: Locale, date_style: str) -> str:
         return loc.t("validation.skipped")
     text = kind(part.question).format(part.question, part.value, loc=loc, date_style=date_style)
     if part.clip is not None and len(text) > part.clip:
-        return loc.t("engine.clipped", text=text[: part.clip], length=len(text))
+        return loc.t("engine.clipped", text=text[: part.clip], length=char_count(text))
     return text
 
 

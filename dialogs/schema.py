@@ -75,13 +75,20 @@ class Option(Strict):
 
     id: Annotated[str, Field(pattern=OPTION_ID_PATTERN)]
     label: Annotated[str, Field(min_length=1)]
+    synonyms: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+    """Other words people type for this option (大专 for 大学专科, 党员 for 中共党员);
+    a typed synonym picks the option, the buttons show the label only."""
 
 
 def _options(value: Any) -> Any:
-    """Options as written: ``{male: 男, female: 女}`` (id: label, in order), a list of
-    ``{id, label}``, or bare labels, each then its own id."""
+    """Options as written: ``{male: 男, female: 女}`` (id: label, in order), an id
+    mapped to ``{label, synonyms}``, a list of ``{id, label}``, or bare labels, each
+    then its own id."""
     if isinstance(value, dict):
-        return [{"id": str(k), "label": v} for k, v in value.items()]
+        return [
+            {"id": str(k), **v} if isinstance(v, dict) else {"id": str(k), "label": v}
+            for k, v in value.items()
+        ]
     if isinstance(value, list):
         return [{"id": v, "label": v} if isinstance(v, str) else v for v in value]
     return value
@@ -195,6 +202,13 @@ class Question(Strict):
     min: Decimal | None = None
     max: Decimal | None = None
     unit: str | None = None
+    plausible: tuple[Decimal, Decimal] | None = None
+    """The range most answers fall in (``[0, 500]``): a bare number outside it is asked
+    about once instead of stored (``50000`` for an amount in 万元: 5 万元 or 50000 万元?).
+    Default per type (money in 万元: ``[0, 1000]``)."""
+    # date
+    past: bool = False
+    """A date that has happened: today or earlier (填报日期, 创建日期, 命名日期)."""
     # choice / multichoice
     options: list[Option] | None = None
     # group
@@ -224,6 +238,24 @@ class Question(Strict):
             if option.id == option_id:
                 return option
         return None
+
+
+class Total(Strict):
+    """Numbers that add up to another: the parts of a total as the form breaks it
+    down (CCCC's 培养人才: the technical grades of the people trained, of 总数).
+
+    ``equal``: the parts together are the total; ``at_most``: they never exceed
+    it (not everyone trained got an honour).  Checked before submission, with
+    the numbers named.
+    """
+
+    id: Annotated[str, Field(pattern=ID_PATTERN)]
+    parts: Annotated[list[str], Field(min_length=2)]
+    total: str
+    relation: Literal["equal", "at_most"] = "equal"
+    what: Annotated[str, Field(min_length=1)]
+    """The parts as the form names them together (「技术等级」各项)."""
+    cite: Annotated[str, Field(min_length=1)]
 
 
 class Section(Strict):
@@ -425,6 +457,7 @@ class Program(Strict):
     naming: Naming | None = None
     sections: Annotated[list[Section], Field(min_length=1)]
     checks: list[Check] = Field(default_factory=list)
+    totals: list[Total] = Field(default_factory=list)
     review_chain: Annotated[list[ReviewLevel], Field(min_length=1)]
     dates: list[DateRule] = Field(default_factory=list)
 

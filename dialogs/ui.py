@@ -62,6 +62,7 @@ class Action(IntEnum):
     SETTINGS_HOUR = 42  # arg: the hour reminders come at
     ANNOUNCE_ORG = 43  # arg: the organisation whose leaders an announcement is for
     ANNOUNCE_SEND = 44  # arg: the organisation; sends the announcement previewed
+    READING = 60  # arg: which reading of an implausible number to store (5 万元 or 50000 万元)
 
 
 @dataclass(frozen=True)

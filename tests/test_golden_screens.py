@@ -55,6 +55,13 @@ def group_menu_with_one_row(tmp_path: Path) -> View:
     return run.view
 
 
+def bare_amount_asked_about(tmp_path: Path) -> View:
+    answers = {k: v for k, v in TYPED_ANSWERS.items() if k != "q_money"}
+    run = Run(define(tmp_path, TYPED), answers, {"mode": "ask", "q": "q_money"})
+    run.text("50000")
+    return run.view
+
+
 def preview_of_a_complete_application(tmp_path: Path) -> View:
     answers = {
         "name": "大连港职工创新工作室",
@@ -118,6 +125,17 @@ GOLDEN: list[tuple[Callable[[Path], View], str, list[list[str]], bool]] = [
         "1. 成果名称 数控机床改造；创收 12.5 万元；节资 3 万元；合计 15.5 万元",
         [["➕ 添加一行"], ["✏️ 修改第 1 行", "🗑 删除第 1 行"], ["💾 保存并退出"]],
         False,
+    ),
+    (
+        bare_amount_asked_about,
+        "第 3/8 题 · 各类题型\n"
+        "\n"
+        "【投入经费】\n"
+        "h\n"
+        "请输入金额，单位万元，例如 12.5（即 12.5 万元）；按元填写请带“元”，如 125000元。\n"
+        "是 5 万元，还是 50000 万元？请点按钮选择，或带上单位重新发送（如“5万”或“50000元”）。",
+        [["5 万元", "50000 万元"], ["⬅️ 上一步"], ["💾 保存并退出"]],
+        True,
     ),
     (
         preview_of_a_complete_application,

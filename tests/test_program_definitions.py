@@ -411,6 +411,7 @@ def test_cites_are_verbatim(registry: dict[str, Program], pid: str) -> None:
     cites = [c.cite for c in program.checks]
     cites += [r.cite for r in program.review_chain if r.cite]
     cites += [d.cite for d in program.dates]
+    cites += [t.cite for t in program.totals]
     if program.naming is not None:
         cites.append(program.naming.cite)
         cites += [w for w in (program.naming.by, program.naming.plaque) if w]

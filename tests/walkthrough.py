@@ -75,7 +75,9 @@ def text_for(q: Question) -> str:
     if t == QType.INTEGER:
         low = int(q.min) if q.min is not None else 0
         high = int(q.max) if q.max is not None else 10_000
-        return str(min(max(30 if "人数" in q.label or "总数" in q.label else 5, low), high))
+        # 总数 of five parts of 5 (CCCC's 培养人才: the grades add up to it)
+        guess = 30 if "人数" in q.label else 25 if "总数" in q.label else 5
+        return str(min(max(guess, low), high))
     if t == QType.NUMBER:
         return "35.5"
     if t == QType.MONEY:

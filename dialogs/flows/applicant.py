@@ -3,7 +3,7 @@ and submitting."""
 
 from __future__ import annotations
 
-from dialogs import announce, words
+from dialogs import announce, deadlines, words
 from dialogs.engine import Walker
 from dialogs.flows import menus, orgsearch, review
 from dialogs.qtypes import kind
@@ -45,6 +45,9 @@ async def open_program(turn: Turn, program: Program) -> Outcome:
             total=total,
         )
         intro.append(notice(intro_msg))
+        late = deadlines.notice_for(program, turn.today())
+        if late is not None:
+            intro.append(notice(late))
     else:
         await turn.carry_over(app)
         walker = turn.walker(app)

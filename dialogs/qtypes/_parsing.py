@@ -7,6 +7,8 @@ separators.  What comes out is always JSON-safe and normalised; the type
 modules of this package decide which reader a question uses.
 
 Money is always in 万元 (ten thousand yuan); an amount given in 元 is converted.
+A two-digit year (85年3月, 85.3) is the latest such year not after today: the
+dates asked are births, foundings and filings, never the next century.
 """
 
 from __future__ import annotations
@@ -89,7 +91,23 @@ _NUMBER_RE = re.compile(
     r"(?:(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d+))?|\.(?P<onlyfrac>\d+))"
     r"\s*(?P<suffix>\D*)"
 )
-_PREFIXES = ("共计", "合计", "总计", "一共", "共", "人民币", "rmb", "¥")
+_PREFIXES = (
+    "共计",
+    "合计",
+    "总计",
+    "一共",
+    "共",
+    "人民币",
+    "rmb",
+    "¥",
+    "每年度",
+    "每年",
+    "年均",
+    "全年",
+)
+_ABOUT = ("大约", "大概", "约")
+"""An area or an amount is an estimate by nature (约120平米); a count of people is not."""
+_ZERO_WORDS = {"无", "没有", "没", "暂无", "零", "none"}
 _SQUARE_METRES = re.compile(r"(?:m\^?2|平米|平方)$", re.IGNORECASE)
 _CN_DIGITS = {
     "零": 0,
@@ -177,7 +195,23 @@ def _apply_multiplier(question: Question, value: Decimal, suffix: str) -> Decima
     return value
 
 
+def _zero(text: str) -> bool:
+    """无 / 没有 / 零 typed for a number: zero (still checked against the bounds)."""
+    return clean(text).casefold().replace(" ", "") in _ZERO_WORDS
+
+
+def _without_about(text: str) -> str:
+    s = clean(text)
+    for word in _ABOUT:
+        if s.startswith(word):
+            return s[len(word) :].lstrip(" :")
+    return s
+
+
 def parse_integer(question: Question, text: str) -> int:
+    if _zero(text):
+        _check_bounds(question, Decimal(0), Decimal(0))
+        return 0
     split = _split_number(text)
     if split is None:
         m = _CN_NUMBER_RE.fullmatch(clean(text))
@@ -195,7 +229,10 @@ def parse_integer(question: Question, text: str) -> int:
 
 
 def parse_number(question: Question, text: str) -> str:
-    split = _split_number(text)
+    if _zero(text):
+        _check_bounds(question, Decimal(0), Decimal(0))
+        return "0"
+    split = _split_number(_without_about(text))
     if split is None:
         raise InvalidAnswer("validation.number")
     value, suffix = split
@@ -228,11 +265,23 @@ _MONEY_SUFFIXES = {
 
 
 def parse_money(question: Question, text: str) -> str:
-    split = _split_number(text)
+    return read_money(question, text)[0]
+
+
+def read_money(question: Question, text: str) -> tuple[str, bool]:
+    """The amount in 万元, and whether it was a bare number (no unit typed), which
+    is the one case where 元 might have been meant."""
+    if _zero(text):
+        _check_bounds(question, Decimal(0), Decimal(0))
+        return "0", False
+    split = _split_number(_without_about(text))
     if split is None:
         raise InvalidAnswer("validation.money")
     value, suffix = split
-    suffix = suffix.replace(" ", "").casefold().removesuffix("整")
+    suffix = suffix.replace(" ", "").casefold()
+    for tail in ("/年", "每年", "一年"):
+        suffix = suffix.removesuffix(tail)
+    suffix = suffix.removesuffix("整")
     if suffix not in _MONEY_SUFFIXES:
         raise InvalidAnswer("validation.money")
     value = value.scaleb(_MONEY_SUFFIXES[suffix])
@@ -240,47 +289,89 @@ def parse_money(question: Question, text: str) -> str:
     if value != 0 and isinstance(exponent, int) and exponent < -MONEY_PLACES:
         raise InvalidAnswer("validation.money_precision", places=MONEY_PLACES)
     _check_bounds(question, value, Decimal(0))
-    return dec_str(value)
+    return dec_str(value), suffix == ""
 
 
 # --------------------------------------------------------------------------- dates
 
 _YM_RE = re.compile(r"(?P<y>\d{4})\s*(?:年|[-./ ])\s*(?P<m>\d{1,2})\s*(?:月份?)?")
+_YM_SHORT_RE = re.compile(r"(?P<y>\d{2})\s*(?:年|[-./])\s*(?P<m>\d{1,2})\s*(?:月份?)?")
 _YM_COMPACT_RE = re.compile(r"(?P<y>\d{4})(?P<m>\d{2})")
 _DATE_RE = re.compile(
     r"(?P<y>\d{4})\s*(?:年|[-./ ])\s*(?P<m>\d{1,2})\s*(?:月|[-./ ])\s*(?P<d>\d{1,2})\s*[日号]?"
 )
+_DATE_SHORT_RE = re.compile(
+    r"(?P<y>\d{2})\s*(?:年|[-./])\s*(?P<m>\d{1,2})\s*(?:月|[-./])\s*(?P<d>\d{1,2})\s*[日号]?"
+)
 _DATE_COMPACT_RE = re.compile(r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})")
-_TODAY_WORDS = {"今天": 0, "今日": 0, "today": 0, "昨天": -1, "昨日": -1, "yesterday": -1}
+_TODAY_OFFSETS = {"今天": 0, "今日": 0, "today": 0, "昨天": -1, "昨日": -1, "yesterday": -1}
 
 
-def _match_date(s: str) -> tuple[int, int, int] | None:
+def full_year(short: int, month: int, today: dt.date) -> int:
+    """A two-digit year in full: the latest such year whose month has begun by today
+    (85 → 1985, 18 → 2018); births, foundings and filings lie in the past."""
+    year = today.year - (today.year - short) % 100
+    if (year, month) > (today.year, today.month):
+        year -= 100
+    return year
+
+
+def _match_date(s: str, today: dt.date) -> tuple[int, int, int] | None:
     m = _DATE_RE.fullmatch(s) or _DATE_COMPACT_RE.fullmatch(s)
-    return (int(m["y"]), int(m["m"]), int(m["d"])) if m else None
+    if m is not None:
+        return int(m["y"]), int(m["m"]), int(m["d"])
+    m = _DATE_SHORT_RE.fullmatch(s)
+    if m is not None:
+        return full_year(int(m["y"]), int(m["m"]), today), int(m["m"]), int(m["d"])
+    return None
 
 
-def parse_date(text: str, today: dt.date) -> str:
+def _match_month(s: str, today: dt.date) -> tuple[int, int] | None:
+    m = _YM_RE.fullmatch(s) or _YM_COMPACT_RE.fullmatch(s)
+    if m is not None:
+        return int(m["y"]), int(m["m"])
+    m = _YM_SHORT_RE.fullmatch(s)
+    if m is not None:
+        return full_year(int(m["y"]), int(m["m"]), today), int(m["m"])
+    return None
+
+
+def parse_date(text: str, today: dt.date, *, past: bool = False) -> str:
+    return read_date(text, today, past=past)[0]
+
+
+def read_date(text: str, today: dt.date, *, past: bool = False) -> tuple[str, bool]:
+    """The day typed, and whether only a month was typed (then its first day is taken,
+    and the caller says so).  ``past``: later than today is refused."""
     s = clean(text)
-    offset = _TODAY_WORDS.get(s.casefold())
+    offset = _TODAY_OFFSETS.get(s.casefold())
     if offset is not None:
-        return (today + dt.timedelta(days=offset)).isoformat()
-    parts = _match_date(s)
+        return (today + dt.timedelta(days=offset)).isoformat(), False
+    parts = _match_date(s, today)
+    month_only = False
+    if parts is None:
+        month = _match_month(s, today)
+        if month is not None and 1 <= month[1] <= 12:
+            parts, month_only = (month[0], month[1], 1), True
     if parts is None or not MIN_YEAR <= parts[0] <= MAX_DATE_YEAR:
         raise InvalidAnswer("validation.date")
     try:
-        return dt.date(*parts).isoformat()
+        day = dt.date(*parts)
     except ValueError:
         raise InvalidAnswer("validation.date") from None
+    if past and day > today:
+        raise InvalidAnswer("validation.future_date", latest=today.isoformat())
+    return day.isoformat(), month_only
 
 
 def parse_yearmonth(text: str, today: dt.date) -> str:
     s = clean(text)
-    m = _YM_RE.fullmatch(s) or _YM_COMPACT_RE.fullmatch(s)
-    if m is not None:
-        year, month = int(m["y"]), int(m["m"])
+    found = _match_month(s, today)
+    if found is not None:
+        year, month = found
     else:
         # a whole date is accepted too: the day is dropped
-        parts = _match_date(s)
+        parts = _match_date(s, today)
         if parts is None:
             raise InvalidAnswer("validation.yearmonth")
         try:
@@ -360,12 +451,16 @@ def _option_key(text: str) -> str:
 
 
 def _match_option(options: list[Option], token: str) -> Option | None:
-    """The option a typed token names: its label, its id, its number, or a unique part."""
+    """The option a typed token names: its label, its id, one of its synonyms (大专 for
+    大学专科), its number, or a unique part of its label."""
     key = _option_key(token)
     if not key:
         return None
     for option in options:
         if key in (_option_key(option.label), _option_key(option.id)):
+            return option
+    for option in options:
+        if key in (_option_key(word) for word in option.synonyms):
             return option
     m = re.fullmatch(r"(?:第|no\.?|#)?\(?(\d{1,3})\)?[.、:)]?(?:项|个|种|条)?", key)
     if m is not None and 1 <= int(m.group(1)) <= len(options):
@@ -469,13 +564,20 @@ def parse_yesno(text: str) -> bool:
 # --------------------------------------------------------------------------- text
 
 
+def char_count(text: str) -> int:
+    """Characters as people count them: line breaks are no characters (a text of
+    1000 字 in ten paragraphs is 1000, not 1009)."""
+    return len(text) - text.count("\n") - text.count("\r")
+
+
 def parse_text(question: Question, text: str) -> str:
     value = text.strip()
     if not value:
         raise InvalidAnswer("validation.empty")
     limit = question.max_chars or DEFAULT_MAX_CHARS.get(str(question.type), 500)
-    if len(value) > limit:
-        raise InvalidAnswer("validation.too_long", max=limit, length=len(value))
-    if question.min_chars is not None and len(value) < question.min_chars:
-        raise InvalidAnswer("validation.too_short", min=question.min_chars, length=len(value))
+    length = char_count(value)
+    if length > limit:
+        raise InvalidAnswer("validation.too_long", max=limit, length=length)
+    if question.min_chars is not None and length < question.min_chars:
+        raise InvalidAnswer("validation.too_short", min=question.min_chars, length=length)
     return value

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
-from dialogs.qtypes._parsing import DEFAULT_MAX_CHARS, parse_text
+from dialogs.qtypes._parsing import DEFAULT_MAX_CHARS, char_count, parse_text
 from dialogs.qtypes.base import (
     REFUSED,
     InvalidAnswer,
@@ -44,19 +44,17 @@ class LongText(QuestionType):
         self, q: Question, text: str, value: Any, scratch: dict[str, Any], *, today: dt.date
     ) -> Outcome:
         parts = [*list(scratch.get("buf") or []), text.strip()]
-        whole = joined({"buf": parts})
+        count = char_count(joined({"buf": parts}))
         limit = q.max_chars or DEFAULT_MAX_CHARS[self.name]
-        if len(whole) > limit:
-            err = InvalidAnswer("validation.too_long", max=limit, length=len(whole))
+        if count > limit:
+            err = InvalidAnswer("validation.too_long", max=limit, length=count)
             return Outcome(views=[notice(refusal(q, err), expects_text=True)], show=False)
         need = q.min_chars or 0
         line: Msg
-        if need and len(whole) < need:
-            line = msg(
-                "engine.longtext.progress_min", count=len(whole), min=need, left=need - len(whole)
-            )
+        if need and count < need:
+            line = msg("engine.longtext.progress_min", count=count, min=need, left=need - count)
         else:
-            line = msg("engine.longtext.progress", count=len(whole))
+            line = msg("engine.longtext.progress", count=count)
         # The engine gives it the question's buttons: 完成, 清空 and the ways on.
         progress = View(lines=(line,), expects_text=True)
         return Outcome(scratch={"buf": parts}, views=[progress], show=False)
@@ -72,15 +70,15 @@ class LongText(QuestionType):
         if not text:
             return Outcome(views=[notice(msg("engine.longtext.empty"), expects_text=True)])
         need = q.min_chars or 0
-        if len(text) < need:
-            short = msg("engine.longtext.too_short", count=len(text), min=need)
+        if char_count(text) < need:
+            short = msg("engine.longtext.too_short", count=char_count(text), min=need)
             return Outcome(views=[notice(short, expects_text=True)])
         return Outcome(value=text, scratch={}, advance=True)
 
     def hint(self, q: Question, value: Any, scratch: dict[str, Any]) -> list[Part]:
         lines: list[Part] = [msg("engine.hint.longtext")]
         if scratch.get("buf"):
-            lines.append(msg("engine.longtext.buffered", count=len(joined(scratch))))
+            lines.append(msg("engine.longtext.buffered", count=char_count(joined(scratch))))
         return lines
 
     def buttons(self, q: Question, value: Any, scratch: dict[str, Any]) -> list[list[ButtonView]]:
@@ -92,10 +90,9 @@ class LongText(QuestionType):
     def problems(self, q: Question, value: Any, label: Part) -> list[Msg]:
         if value is None:
             return super().problems(q, value, label)
-        if q.min_chars and len(str(value)) < q.min_chars:
-            return [
-                msg("engine.problem.short", label=label, min=q.min_chars, count=len(str(value)))
-            ]
+        count = char_count(str(value))
+        if q.min_chars and count < q.min_chars:
+            return [msg("engine.problem.short", label=label, min=q.min_chars, count=count)]
         return []
 
     def check(self, q: Question, *, in_group: bool) -> Iterator[Problem]:
