@@ -156,6 +156,9 @@ async def timeline(turn: Turn, app: Application) -> Outcome:
     waiting = app.status in (ApplicationStatus.SUBMITTED.value, ApplicationStatus.IN_REVIEW.value)
     if waiting and not decided:
         buttons.append([Button(turn.t("review.btn.withdraw"), Action.WITHDRAW, app.id or 0)])
+    if app.submission_no:
+        read = turn.t("preview.btn.read_this")
+        buttons.append([Button(read, Action.READ_OWN, app.id or 0)])
     if ApplicationStatus(app.status).editable:
         resume = turn.t("engine.btn.resume", program=program.button_title)
         buttons.append([Button(resume, Action.RESUME, app.id or 0)])
