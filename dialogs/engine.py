@@ -291,6 +291,9 @@ class Walker:
             self._move(mode="ask", q=q.id, edit=self.cur.get("edit"))
             return
         self.cur.pop("s", None)
+        if self._editing(ONE_ANSWER):  # 上一步 leaves the one answer as it was
+            self._move(mode="preview")
+            return
         prev = self.neighbour(q.id, -1)
         if prev is None:
             self.step.toast = msg("engine.first_question")

@@ -166,6 +166,15 @@ def test_keep_and_back_return_to_the_preview_unchanged(tmp_path: Path) -> None:
         assert [v.kind for v in step.views] == ["preview"]
 
 
+def test_back_on_the_first_question_edited_alone_returns_to_the_preview(tmp_path: Path) -> None:
+    run = Run(define(tmp_path, LINEAR), dict(COMPLETE_LINEAR), {"mode": "preview"})
+    run.text("1")
+    assert run.at == "name"
+    run.press(Action.BACK)
+    assert run.mode == "preview"
+    assert run.answers == COMPLETE_LINEAR
+
+
 def test_a_follow_up_the_new_answer_opens_is_asked_then_the_preview(tmp_path: Path) -> None:
     answers = {"has_room": False, "members": 2, "promise": True}
     run = Run(define(tmp_path, BRANCHING), answers, {"mode": "preview"})
