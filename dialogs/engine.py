@@ -652,6 +652,9 @@ class Walker:
         items = [(n, q, self.answers.get(q.id)) for n, q in self.numbered() if q.id in shown]
         if not items:
             return False
+        if len(items) == 1 and not kind(items[0][1]).repeats:
+            self._open_answer(items[0][1])  # nothing to pick from: one tap fewer
+            return True
         self.step.views.append(screens.edit_picker(section, items))
         self.hold = True
         return True

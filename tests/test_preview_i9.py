@@ -154,6 +154,17 @@ def test_a_section_picker_opens_one_answer_in_three_inputs(tmp_path: Path) -> No
     # three inputs: the section, the answer, the new value
 
 
+def test_a_section_of_one_answer_opens_it_without_a_picker(tmp_path: Path) -> None:
+    answers = {"has_room": False, "members": 5, "team_note": "分工", "promise": True}
+    run = Run(define(tmp_path, BRANCHING), answers, {"mode": "preview"})
+    step = run.press(Action.EDIT_PICK, 0, "end")
+    assert (run.mode, run.at, run.cursor["edit"]) == ("ask", "promise", "q:promise")
+    assert [v.kind for v in step.views] == ["question"]
+    run.press(Action.CHOOSE, 0)
+    assert run.mode == "preview"
+    assert run.answers["promise"] is False
+
+
 def test_keep_and_back_return_to_the_preview_unchanged(tmp_path: Path) -> None:
     program = define(tmp_path, LINEAR)
     for action in (Action.KEEP, Action.BACK, Action.PREVIEW):

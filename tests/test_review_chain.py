@@ -369,9 +369,10 @@ async def revise_one_answer(conv: Conversation, filed: Filed, out: Outcome) -> s
     else:
         raise AssertionError("no section starts with a plain text question")
     out = await conv.handle(filed.user, press(preview, Action.EDIT_PICK, section.id))
-    out = await conv.handle(
-        filed.user, press(out.replies[-1], Action.EDIT_ANSWER, stable_key(first.id))
-    )
+    if Action.EDIT_ANSWER in actions(out):  # a section of one answer opens it at once
+        out = await conv.handle(
+            filed.user, press(out.replies[-1], Action.EDIT_ANSWER, stable_key(first.id))
+        )
     out = await conv.handle(filed.user, TextIn(text_for(first) + "改"))
     assert [r for r in out.replies if "申报预览" in r.text]  # back at the preview at once
     await answer_until_submitted(conv, filed.user, filed.program, out, unit=filed.unit)
