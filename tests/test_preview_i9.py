@@ -410,6 +410,37 @@ async def test_a_team_member_renamed_from_the_preview_in_four_inputs(conv: Conve
     assert any("李娜" in r.text and Action.SUBMIT in actions_of(r) for r in out.replies)
 
 
+async def test_one_answer_of_a_real_program_is_corrected_in_three_inputs(
+    conv: Conversation,
+) -> None:
+    program = REGISTRY.get("beijing-worker")
+    assert program is not None
+    user = UserRef("telegram", "leader-bj-one", "张伟")
+    out = await to_preview(conv, user, program)
+    section, question = next(
+        (s, q)
+        for s in program.sections
+        if len(s.questions) > 1
+        for q in s.questions
+        if q.type == "text" and q.when is None
+    )
+    inputs = 0
+    preview = with_action(out, Action.EDIT_PICK)
+    out = await conv.handle(user, press(preview, Action.EDIT_PICK, section.id))
+    inputs += 1
+    out = await conv.handle(
+        user, press(out.replies[-1], Action.EDIT_ANSWER, stable_key(question.id))
+    )
+    inputs += 1
+    out = await conv.handle(user, TextIn("改正后的回答"))
+    inputs += 1
+    assert inputs <= 3
+    app = await current(conv, user, program.id)
+    assert app.answers[question.id] == "改正后的回答"
+    assert app.cursor == {"mode": "preview"}
+    assert Action.SUBMIT in actions_of(out.replies[-1])
+
+
 def actions_of(reply: Reply) -> set[Action]:
     return {b.action for row in reply.buttons for b in row}
 
