@@ -505,7 +505,13 @@ async def test_a_draft_is_discarded_after_a_confirmation_and_kept_for_the_record
     assert actions_of(ask) == {Action.DISCARD_OK, Action.STATUS}
     assert (await stored(conv, draft.id or 0)).status == "draft"  # asked, not done
 
+    # a confirmation asked before the draft changed is out of date
+    await conv.handle(user, press(status.replies[-1], Action.RESUME))
+    await conv.handle(user, TextIn("2026-06-01"))
     out = await conv.handle(user, press(ask, Action.DISCARD_OK))
+    assert (await stored(conv, draft.id or 0)).status == "draft"
+    draft = await stored(conv, draft.id or 0)
+    out = await conv.handle(user, press(await discard_asked(conv, user), Action.DISCARD_OK))
     row = await stored(conv, draft.id or 0)
     assert row.status == "discarded"
     assert row.answers == draft.answers  # the row and its answers stay
@@ -529,6 +535,12 @@ async def test_a_draft_is_discarded_after_a_confirmation_and_kept_for_the_record
     fresh = await current(conv, user, program.id)
     assert fresh.id != draft.id
     assert fresh.answers == {}
+
+
+async def discard_asked(conv: Conversation, user: UserRef) -> Reply:
+    status = await conv.handle(user, CommandIn("status"))
+    out = await conv.handle(user, press(status.replies[-1], Action.DISCARD))
+    return out.replies[-1]
 
 
 async def test_cancel_says_what_it_did_and_offers_continue_or_discard(conv: Conversation) -> None:

@@ -46,8 +46,12 @@ async def button(turn: Turn, event: ButtonIn) -> Outcome:
         return await timeline(turn, app)
     if event.action is Action.READ_OWN:
         return await read(turn, app, event.key)
-    if event.action in (Action.DISCARD, Action.DISCARD_OK):
-        return await discard(turn, app, confirmed=event.action is Action.DISCARD_OK)
+    if event.action is Action.DISCARD:
+        return await discard(turn, app, confirmed=False)
+    if event.action is Action.DISCARD_OK:
+        if (event.application_id, event.revision) != (app.id, app.revision):
+            return await menus.stale(turn)  # the draft changed since the question was asked
+        return await discard(turn, app, confirmed=True)
     if event.action is Action.WITHDRAW:
         buttons = [
             [Button(turn.t("review.btn.withdraw_ok"), Action.WITHDRAW_OK, app.id or 0)],
@@ -118,7 +122,8 @@ async def discard(turn: Turn, app: Application, *, confirmed: bool) -> Outcome:
             [Button(turn.t("preview.btn.keep_draft"), Action.STATUS)],
         ]
         text = turn.t("preview.discard.confirm", title=title, count=count)
-        return Outcome(replies=[Reply(text=text, buttons=buttons)])
+        reply = Reply(text=text, buttons=buttons, application_id=app.id or 0, revision=app.revision)
+        return Outcome(replies=[reply])
     await chain.discard(turn.session, app=app, person_id=turn.user.id or 0, now=turn.now)
     if turn.user.active_application_id == app.id:
         turn.user.active_application_id = None
