@@ -96,9 +96,11 @@ class Applicant:
 
     def apply(self, move: Move) -> None:
         """Mirror what the engine does with ``move`` (submission ends the walk)."""
-        if isinstance(move, Press) and move.action is Action.SUBMIT:
+        if isinstance(move, Press) and move.action is Action.SUBMIT_OK:
             self.done = True
             return
+        if isinstance(move, Press) and move.action is Action.SUBMIT:
+            return  # the confirmation changes nothing stored
         w = self.walker()
         step = (
             w.on_text(move.text)

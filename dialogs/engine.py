@@ -12,9 +12,12 @@ question), ``row``/``f`` (row and field inside a repeating group; no ``row``
 means the group's menu), ``new`` (the row was just added), ``del`` (a row
 awaiting delete confirmation), ``s`` (the current question's work in
 progress: the parts of a long text, the ticks of a multiple choice),
-``edit`` (the id of the section being edited from the preview), ``held``
+``held``
 (work in progress of questions left before it was finished, by answer path:
-the paragraphs of a long text survive 上一步 and come back with the question).
+the paragraphs of a long text survive 上一步 and come back with the question);
+``edit`` (what is being edited from the preview: a section's id, walked to
+its end; ``q:<question id>``, one answer (a table: its menu); ``f:<question
+id>``, one field of the row in ``row``; each returns to the preview after it).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as dt
+import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +35,7 @@ from dialogs import screens, totals
 from dialogs.conditions import evaluate
 from dialogs.qtypes import kind
 from dialogs.qtypes._upload import accepts_mime, size_limit_mb
-from dialogs.qtypes.base import UNSET, InvalidAnswer, Outcome, refusal
+from dialogs.qtypes.base import UNSET, InvalidAnswer, Outcome, refusal, stable_key
 from dialogs.qtypes.group import asked_fields
 from dialogs.schema import Program, Question, Section
 from dialogs.ui import Action
@@ -39,6 +44,14 @@ from storage.files import MIME_UNKNOWN
 
 OLD_SCRATCH_KEYS = ("buf", "sel")
 """Where drafts saved before ``s`` kept their work in progress."""
+
+ONE_ANSWER = "q:"
+ONE_FIELD = "f:"
+"""Prefixes of the cursor's ``edit``: one answer, one field of a row (a section's id
+has no colon, so drafts saved before these read as they did)."""
+
+TYPED_NUMBER = re.compile(r"\D{0,3}?(\d{1,4})(?:\s*[.\-]\s*(\d{1,4}))?\D{0,2}")
+"""What a user types in the preview to open one answer: 12, 改12, 第12项, 12.3 (row 3)."""
 
 
 @dataclass
@@ -62,6 +75,8 @@ class Walker:
         self.cur: dict[str, Any] = copy.deepcopy(cursor)
         self.today = today
         self.step = Step()
+        self.hold = False
+        """A handler showed its own view (a picker): the current state is not shown again."""
         self._shown: dict[str, list[Question]] = {}
         old = {k: self.cur.pop(k) for k in OLD_SCRATCH_KEYS if k in self.cur}
         if old:
@@ -264,10 +279,15 @@ class Walker:
         return [notice(problem) for problem in found]
 
     # ------------------------------------------------------------------ movement
+    def _editing(self, prefix: str) -> bool:
+        return str(self.cur.get("edit", "")).startswith(prefix)
+
     def _goto(self, q: Question | None) -> None:
-        """Go to ``q`` (or the preview when None), leaving edit mode at the section's end."""
+        """Go to ``q`` (or the preview when None), leaving edit mode at the section's end
+        or after the one answer being edited."""
         edit = self.cur.get("edit")
-        if q is None or (edit is not None and self.p.section_of(q.id).id != edit):
+        one = self._editing(ONE_ANSWER) or self._editing(ONE_FIELD)
+        if q is None or one or (edit is not None and self.p.section_of(q.id).id != edit):
             self._move(mode="preview")
         else:
             self._move(mode="ask", q=q.id, edit=edit)
@@ -278,13 +298,21 @@ class Walker:
         if kind(q).repeats and self.in_row():
             ids = [f.id for f in asked_fields(q)]
             i = ids.index(self.cur["f"])
-            if i + 1 < len(ids):
+            if self._editing(ONE_FIELD):
+                self.step.toast = msg("engine.group.row_saved", n=int(self.cur["row"]) + 1)
+                self._move(mode="preview")
+            elif i + 1 < len(ids):
                 self._to_field(ids[i + 1])
             else:
                 self.step.toast = msg("engine.group.row_saved", n=int(self.cur["row"]) + 1)
                 self._move(mode="ask", q=q.id, edit=self.cur.get("edit"))
             return
-        self._goto(self.neighbour(q.id, +1))
+        after = self.neighbour(q.id, +1)
+        if self._editing(ONE_ANSWER) and after is not None and after.id not in self.answers:
+            # The new answer opened a question never asked (a follow-up): ask it too.
+            self._move(mode="ask", q=after.id, edit=ONE_ANSWER + after.id)
+            return
+        self._goto(after)
 
     def _drop_new_empty_row(self) -> None:
         """Forget a row that was just added and is left before anything was put in it."""
@@ -300,6 +328,9 @@ class Walker:
     def back(self) -> None:
         q = self.question()
         if kind(q).repeats and self.in_row():
+            if self._editing(ONE_FIELD):
+                self._move(mode="preview")
+                return
             ids = [f.id for f in asked_fields(q)]
             i = ids.index(self.cur["f"])
             if i > 0:
@@ -307,6 +338,9 @@ class Walker:
                 return
             self._drop_new_empty_row()
             self._move(mode="ask", q=q.id, edit=self.cur.get("edit"))
+            return
+        if self._editing(ONE_ANSWER):  # 上一步 leaves the one answer as it was
+            self._move(mode="preview")
             return
         prev = self.neighbour(q.id, -1)
         if prev is None:
@@ -381,6 +415,10 @@ class Walker:
         shown = self.shown()
         return screens.preview(self.p, shown, self.answers, self.warnings(), self.problems())
 
+    def numbered(self) -> list[tuple[int, Question]]:
+        """The visible questions with the numbers the preview shows them under."""
+        return list(enumerate(self.visible(), start=1))
+
     def preview_actions(self) -> View:
         shown = {s.id: self._visible_in(s) for s in self.p.sections}
         return screens.preview_actions(self.p, shown, self.warnings(), self.problems())
@@ -391,7 +429,7 @@ class Walker:
     # ------------------------------------------------------------------ input
     def on_text(self, text: str) -> Step:
         if self.mode == "preview":
-            self.step.views += [notice(msg("engine.preview.use_buttons")), self.preview_actions()]
+            self._typed_in_preview(text)
             return self.step
         if self.mode == "done":
             self.show()
@@ -434,8 +472,11 @@ class Walker:
         if not done:
             self.step.toast = msg("engine.not_now")
         shown_before = len(self.step.views)
-        self.show()
-        if done and not shown_before and not self.step.events and self._place_key() == before:
+        if not (done and self.hold):
+            self.show()
+        held_back = done and self.hold
+        same = not shown_before and not self.step.events and self._place_key() == before
+        if done and not held_back and same and len(self.step.views) == 1:
             # Only the question's work in progress changed (a tick, a cleared draft):
             # the new screen takes the place of the pressed one instead of stacking
             # a copy of the question under it.
@@ -461,6 +502,10 @@ class Walker:
             Action.EDIT_SECTION: self._btn_edit_section,
             Action.PREVIEW: self._btn_preview,
             Action.DONE: self._btn_done,
+            Action.EDIT_PICK: self._btn_edit_pick,
+            Action.EDIT_ANSWER: self._btn_edit_answer,
+            Action.EDIT_ROW: self._btn_edit_row,
+            Action.EDIT_FIELD: self._btn_edit_field,
         }
 
     def _asking(self) -> bool:
@@ -630,10 +675,103 @@ class Walker:
         return True
 
     def _btn_preview(self, _arg: int, _key: str) -> bool:
+        if self.mode == "preview":  # back from a picker or a confirmation: the buttons again
+            self.step.views.append(self.preview_actions())
+            self.hold = True
+            return True
         if self.mode != "ask":
             return False
         self._drop_new_empty_row()
         self._move(mode="preview")
+        return True
+
+    # ------------------------------------------------------------------ one answer
+    def _typed_in_preview(self, text: str) -> None:
+        """A number typed in the preview opens that answer (``12.3``: row 3 of table 12);
+        anything else is answered briefly with the preview's buttons."""
+        typed = unicodedata.normalize("NFKC", text).replace("。", ".").strip()
+        found = TYPED_NUMBER.fullmatch(typed)
+        if found is None:
+            self.step.views += [notice(msg("engine.preview.use_buttons")), self.preview_actions()]
+            return
+        numbered = self.numbered()
+        n = int(found.group(1))
+        if not 1 <= n <= len(numbered):
+            self.step.views += [
+                notice(msg("preview.no_such", n=n, total=len(numbered))),
+                self.preview_actions(),
+            ]
+            return
+        q = numbered[n - 1][1]
+        row = found.group(2)
+        if row is None:
+            self._open_answer(q)
+            self.show()
+        elif not kind(q).repeats or not 1 <= int(row) <= len(self._table(q)):
+            self.step.views += [
+                notice(msg("preview.no_such_row", n=n, row=int(row), count=len(self._table(q)))),
+                self.preview_actions(),
+            ]
+        else:
+            self.step.views.append(self._row_picker(n, q, int(row) - 1))
+
+    def _table(self, q: Question) -> list[dict[str, Any]]:
+        table = self.answers.get(q.id)
+        return list(table) if isinstance(table, list) else []
+
+    def _by_key(self, key: str) -> tuple[int, Question] | None:
+        """The visible question (with its number) whose stable key is ``key``."""
+        return next(((n, q) for n, q in self.numbered() if stable_key(q.id) == key), None)
+
+    def _open_answer(self, q: Question) -> None:
+        """Ask ``q`` alone (a table: its menu), back to the preview once it is answered."""
+        self._move(mode="ask", q=q.id, edit=ONE_ANSWER + q.id)
+
+    def _row_picker(self, n: int, q: Question, row: int) -> View:
+        self.hold = True
+        return screens.row_picker(n, q, row, self._table(q)[row])
+
+    def _btn_edit_pick(self, _arg: int, key: str) -> bool:
+        section = next((s for s in self.p.sections if s.id == key), None)
+        if self.mode != "preview" or section is None:
+            return False
+        shown = {q.id for q in self._visible_in(section)}
+        items = [(n, q, self.answers.get(q.id)) for n, q in self.numbered() if q.id in shown]
+        if not items:
+            return False
+        if len(items) == 1 and not kind(items[0][1]).repeats:
+            self._open_answer(items[0][1])  # nothing to pick from: one tap fewer
+            return True
+        self.step.views.append(screens.edit_picker(section, items))
+        self.hold = True
+        return True
+
+    def _btn_edit_answer(self, _arg: int, key: str) -> bool:
+        found = self._by_key(key)
+        if self.mode != "preview" or found is None:
+            return False
+        self._open_answer(found[1])
+        return True
+
+    def _btn_edit_row(self, arg: int, key: str) -> bool:
+        found = self._by_key(key)
+        if self.mode != "preview" or found is None or not kind(found[1]).repeats:
+            return False
+        n, q = found
+        if not 0 <= arg < len(self._table(q)):
+            return False
+        self.step.views.append(self._row_picker(n, q, arg))
+        return True
+
+    def _btn_edit_field(self, arg: int, key: str) -> bool:
+        found = self._by_key(key[:8])
+        if self.mode != "preview" or found is None or not kind(found[1]).repeats:
+            return False
+        q = found[1]
+        field = next((f for f in asked_fields(q) if stable_key(f.id) == key[8:]), None)
+        if field is None or not 0 <= arg < len(self._table(q)):
+            return False
+        self._move(mode="ask", q=q.id, row=arg, f=field.id, edit=ONE_FIELD + q.id)
         return True
 
     # ------------------------------------------------------------------ uploads

@@ -15,6 +15,7 @@ from typing import Any
 
 from dialogs.qtypes import kind
 from dialogs.qtypes._upload import need_phrase
+from dialogs.qtypes.base import stable_key
 from dialogs.qtypes.group import asked_fields, missing_fields
 from dialogs.qtypes.sum import Sum
 from dialogs.schema import Program, Question, Section
@@ -22,7 +23,16 @@ from dialogs.ui import Action
 from dialogs.view import Answer, ButtonView, Joined, Msg, Part, Plain, View, msg, rows
 
 PREVIEW_TEXT_CHARS = 120
-"""A long answer is clipped to this many characters in the preview and as 当前答案."""
+"""A long answer is clipped to this many characters as 当前答案 (the preview shows it
+whole, to be proofread; a transport splits a long preview into several messages)."""
+
+BUTTON_LABEL_CHARS = 14
+"""A question's label on a picker's button is clipped to this many characters (a
+phone shows about this much of a one-button row)."""
+BUTTON_VALUE_CHARS = 12
+"""An answer quoted on a picker's button is clipped to this many characters."""
+MAX_PICKER_BUTTONS = 90
+"""Telegram takes at most 100 buttons in one keyboard; a picker keeps room for the rest."""
 
 MAX_PROBLEMS_SHOWN = 20
 
@@ -202,25 +212,34 @@ def upload_progress(target: Question, count: int, ways: Ways) -> View:
     return View(lines=(line,), buttons=rows(row, *ways.rows()), kind="upload")
 
 
-def _answer_lines(q: Question, value: Any, clip: int | None = PREVIEW_TEXT_CHARS) -> list[Part]:
+def _answer_lines(
+    q: Question, value: Any, clip: int | None = PREVIEW_TEXT_CHARS, n: int | None = None
+) -> list[Part]:
+    """One answer's lines; numbered ``n`` (and its rows ``n.r``) in the applicant's
+    preview, where typing the number opens the answer."""
+
+    def item(shown: Part) -> Msg:
+        if n is None:
+            return msg("engine.preview.item", label=q.label, value=shown)
+        return msg("preview.item", n=n, label=q.label, value=shown)
+
+    def row(i: int, r: dict[str, Any]) -> Msg:
+        if n is None:
+            return msg("engine.preview.row", n=i, text=row_summary(q, r))
+        return msg("preview.row", n=n, row=i, text=row_summary(q, r))
+
     if kind(q).repeats:
         table = value if isinstance(value, list) else []
         if not table:
-            return [msg("engine.preview.item", label=q.label, value=msg("engine.preview.none"))]
+            return [item(msg("engine.preview.none"))]
         count = msg("engine.preview.rows", count=len(table))
-        return [
-            msg("engine.preview.item", label=q.label, value=count),
-            *(
-                msg("engine.preview.row", n=i, text=row_summary(q, r))
-                for i, r in enumerate(table, 1)
-            ),
-        ]
+        return [item(count), *(row(i, r) for i, r in enumerate(table, 1))]
     shown: Part
     if value is None:
         shown = msg("engine.preview.missing" if q.required else "engine.preview.skipped")
     else:
         shown = Answer(q, value, clip)
-    return [msg("engine.preview.item", label=q.label, value=shown)]
+    return [item(shown)]
 
 
 def preview(
@@ -230,22 +249,29 @@ def preview(
     warnings: list[tuple[str, str]],
     problems: list[Msg],
 ) -> View:
-    """The whole application by section, then warnings, problems and the actions.
+    """The whole application by section, every answer whole and numbered as the
+    questions are (so a long text can be proofread, and a number typed opens its
+    answer), then warnings, problems and the actions.
 
     ``shown`` maps each section id to its visible questions.  A transport
-    splits the text where its messages end, between sections first.
+    splits the text where its messages end, between sections first, then
+    between answers.
     """
     lines: list[Part] = [msg("engine.preview.title", form=program.form_title, union=program.union)]
+    n = 0
     for section in program.sections:
         questions = shown.get(section.id) or []
         if not questions:
             continue
         lines += [Plain(""), msg("engine.preview.section", title=section.title)]
         for q in questions:
-            lines += _answer_lines(q, answers.get(q.id))
+            n += 1
+            lines += _answer_lines(q, answers.get(q.id), clip=None, n=n)
     lines.append(Plain(""))
     tail = preview_actions(program, shown, warnings, problems)
-    return View(lines=(*lines, *tail.lines), buttons=tail.buttons, kind="preview")
+    return View(
+        lines=(*lines, *tail.lines), buttons=tail.buttons, expects_text=True, kind="preview"
+    )
 
 
 def section_page(
@@ -284,7 +310,7 @@ def preview_actions(
             lines.append(msg("engine.preview.more", count=len(problems) - MAX_PROBLEMS_SHOWN))
     else:
         lines.append(msg("engine.preview.ready"))
-    edit = [_edit_button(s) for s in program.sections if shown.get(s.id)]
+    edit = [_pick_button(s) for s in program.sections if shown.get(s.id)]
     width = 1 if any(len(s.title) > 10 for s in program.sections) else 2
     edit_rows = [edit[i : i + width] for i in range(0, len(edit), width)]
     buttons = rows(
@@ -295,7 +321,75 @@ def preview_actions(
             ButtonView(msg("engine.btn.save_exit"), Action.SAVE_EXIT),
         ],
     )
-    return View(lines=tuple(lines), buttons=buttons, kind="preview")
+    return View(lines=tuple(lines), buttons=buttons, expects_text=True, kind="preview")
+
+
+def _pick_button(section: Section) -> ButtonView:
+    return ButtonView(
+        msg("engine.btn.edit_section", title=section.title), Action.EDIT_PICK, 0, section.id
+    )
+
+
+def _short(text: str, limit: int = BUTTON_LABEL_CHARS) -> Part:
+    return Plain(text) if len(text) <= limit else msg("preview.short", text=text[:limit])
+
+
+def edit_picker(section: Section, items: list[tuple[int, Question, Any]]) -> View:
+    """The answers of one section to pick one from: a question (a table: its menu, and
+    each of its rows), by number; the section walked whole; back to the preview."""
+    lines: list[Part] = [msg("preview.pick.title", title=section.title)]
+    buttons: list[list[ButtonView]] = []
+    for n, q, value in items:
+        key = stable_key(q.id)
+        if not kind(q).repeats:
+            label = msg("preview.btn.answer", n=n, label=_short(q.label))
+            buttons.append([ButtonView(label, Action.EDIT_ANSWER, 0, key)])
+            continue
+        label = msg("preview.btn.table", n=n, label=_short(q.label))
+        buttons.append([ButtonView(label, Action.EDIT_ANSWER, 0, key)])
+        table = value if isinstance(value, list) else []
+        for i, row in enumerate(table):
+            text = msg("preview.btn.row", n=n, row=i + 1, text=_row_name(q, row))
+            buttons.append([ButtonView(text, Action.EDIT_ROW, i, key)])
+    if len(buttons) > MAX_PICKER_BUTTONS:
+        lines.append(msg("preview.pick.more", count=len(buttons) - MAX_PICKER_BUTTONS))
+        buttons = buttons[:MAX_PICKER_BUTTONS]
+    buttons += [
+        [
+            ButtonView(
+                msg("preview.btn.walk", title=section.title), Action.EDIT_SECTION, 0, section.id
+            )
+        ],
+        [ButtonView(msg("engine.btn.preview"), Action.PREVIEW)],
+    ]
+    return View(lines=tuple(lines), buttons=rows(*buttons), expects_text=True, kind="pick")
+
+
+def _row_name(q: Question, row: dict[str, Any]) -> Part:
+    """A row on a button: its first filled field (a member's name, a year)."""
+    for f in asked_fields(q):
+        value = row.get(f.id)
+        if value is not None:
+            return Answer(f, value, BUTTON_VALUE_CHARS)
+    return msg("engine.group.empty_row")
+
+
+def row_picker(n: int, q: Question, row: int, values: dict[str, Any]) -> View:
+    """One row of table ``n``: its fields to pick the one to change."""
+    lines: list[Part] = [
+        msg("preview.pick.row", n=n, row=row + 1, label=q.label, text=row_summary(q, values))
+    ]
+    key = stable_key(q.id)
+    buttons: list[list[ButtonView]] = []
+    for f in asked_fields(q):
+        value = values.get(f.id)
+        shown: Part = (
+            msg("engine.preview.skipped") if value is None else Answer(f, value, BUTTON_VALUE_CHARS)
+        )
+        label = msg("preview.btn.field", label=_short(f.label), value=shown)
+        buttons.append([ButtonView(label, Action.EDIT_FIELD, row, key + stable_key(f.id))])
+    buttons.append([ButtonView(msg("engine.btn.preview"), Action.PREVIEW)])
+    return View(lines=tuple(lines), buttons=rows(*buttons), expects_text=True, kind="pick")
 
 
 def _edit_button(section: Section) -> ButtonView:
@@ -317,11 +411,13 @@ __all__ = [
     "Ways",
     "asked_fields",
     "confirm_delete",
+    "edit_picker",
     "group_menu",
     "incomplete_row",
     "preview",
     "question",
     "refused_submission",
+    "row_picker",
     "row_summary",
     "suggestions",
     "upload_progress",

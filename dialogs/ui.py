@@ -63,6 +63,15 @@ class Action(IntEnum):
     ANNOUNCE_ORG = 43  # arg: the organisation whose leaders an announcement is for
     ANNOUNCE_SEND = 44  # arg: the organisation; sends the announcement previewed
     READING = 60  # arg: which reading of an implausible number to store (5 万元 or 50000 万元)
+    # Editing one answer from the preview, reading and discarding (65-74).
+    EDIT_PICK = 65  # key: a section's id; shows its answers to pick one
+    EDIT_ANSWER = 66  # key: the stable key of a question's id; that answer alone
+    EDIT_ROW = 67  # arg: row index; key: the group's question key; the row's fields
+    EDIT_FIELD = 68  # arg: row index; key: group key + field key; that field alone
+    SUBMIT_OK = 69  # submit, once the confirmation naming the receiver was seen
+    READ_OWN = 70  # arg: the applicant's declaration; key: the section to read
+    DISCARD = 71  # arg: the draft to discard (asks to confirm)
+    DISCARD_OK = 72  # arg: the draft to discard
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ class AuditAct(StrEnum):
     NAMED = "named"
     WITHDRAWN = "withdrawn"
     ANNOUNCED = "announced"
+    DISCARDED = "discarded"
 
 
 def record(

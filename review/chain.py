@@ -350,6 +350,41 @@ class Checked:
     role: str
 
 
+async def discard(
+    session: AsyncSession, *, app: Application, person_id: int, now: dt.datetime
+) -> bool:
+    """The applicant gives up a draft (or a declaration returned to them): its row and
+    answers stay, marked discarded, for the record of what was submitted or decided
+    on it; it is no longer shown nor reminded of.  False (nothing changed) if it is
+    not theirs or no longer editable."""
+    if app.user_id != person_id or not ApplicationStatus(app.status).editable:
+        return False
+    _bump(app, ApplicationStatus.DISCARDED, now)
+    record(
+        session,
+        act=AuditAct.DISCARDED,
+        now=now,
+        person_id=person_id,
+        application_id=app.id,
+        detail={"version": app.submission_no, "answers": len(app.answers)},
+    )
+    await outbox.drop_planned(
+        session, application_id=app.id or 0, key_prefix="rem:", now=now, why="discarded"
+    )
+    return True
+
+
+async def receivers(
+    session: AsyncSession, *, app: Application, program: Program
+) -> list[Organisation] | None:
+    """Who a submission now would go to (the level it would be routed to), without
+    changing anything; None when that cannot be worked out (it would wait to be placed)."""
+    org_id = app.organisation_id
+    if program.applicant_org is not None:
+        org_id = await _placed_org(session, app.answers.get(program.applicant_org))
+    return await resolve(session, program, program.review_chain[app.review_level], org_id)
+
+
 async def check(
     session: AsyncSession, *, task_id: int, person_id: int, submission_no: int
 ) -> Checked | Decision:

@@ -72,6 +72,7 @@ class ApplicationStatus(StrEnum):
     RETURNED = "returned"
     APPROVED = "approved"  # named: the last level approved
     REJECTED = "rejected"
+    DISCARDED = "discarded"  # a draft the applicant gave up: kept for the record, never shown
 
     @property
     def editable(self) -> bool:

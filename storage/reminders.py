@@ -118,7 +118,9 @@ async def leaders_under(session: AsyncSession, *, organisation_id: int) -> list[
         sa.select(APPS.c.user_id)
         .where(
             APPS.c.organisation_id.in_(subtree(organisation_id)),
-            APPS.c.status != ApplicationStatus.DRAFT.value,
+            APPS.c.status.not_in(
+                [ApplicationStatus.DRAFT.value, ApplicationStatus.DISCARDED.value]
+            ),
         )
         .distinct()
         .order_by(APPS.c.user_id)

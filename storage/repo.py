@@ -234,11 +234,16 @@ async def find_open_application(
     session: AsyncSession, *, user_id: int, program_id: str
 ) -> Application | None:
     """The person's latest application for a program, whatever its status: a draft to
-    resume, or one submitted already (the caller decides); None if they never began one.
+    resume, or one submitted already (the caller decides); None if they never began one
+    (or discarded the one they began).
     ``user_id`` is the person's id."""
     result = await session.execute(
         select(Application)
-        .where(Application.user_id == user_id, Application.program_id == program_id)
+        .where(
+            Application.user_id == user_id,
+            Application.program_id == program_id,
+            Application.status != ApplicationStatus.DISCARDED.value,
+        )
         .order_by(col(Application.id).desc())
         .limit(1)
     )
@@ -246,10 +251,14 @@ async def find_open_application(
 
 
 async def list_applications(session: AsyncSession, *, user_id: int) -> list[Application]:
-    """All applications of a person (``user_id``), most recently touched first."""
+    """All applications of a person (``user_id``), most recently touched first; a
+    discarded draft is not among them (its row stays, for the record)."""
     result = await session.execute(
         select(Application)
-        .where(Application.user_id == user_id)
+        .where(
+            Application.user_id == user_id,
+            Application.status != ApplicationStatus.DISCARDED.value,
+        )
         .order_by(col(Application.updated_at).desc(), col(Application.id).desc())
     )
     return list(result.scalars().all())

@@ -492,13 +492,13 @@ def test_hidden_questions_are_not_in_the_preview_nor_problems(tmp_path: Path) ->
     run = Run(define(tmp_path, BRANCHING), answers, {"mode": "preview"})
     [preview] = run.views()
     assert preview.kind == "preview"
-    items = [m.params["label"] for m in msgs(preview, "engine.preview.item")]
-    assert items == ["是否有固定活动场所", "成员人数", "承诺所填属实"]
+    items = [(m.params["n"], m.params["label"]) for m in msgs(preview, "preview.item")]
+    assert items == [(1, "是否有固定活动场所"), (2, "成员人数"), (3, "承诺所填属实")]
     sections = [m.params["title"] for m in msgs(preview, "engine.preview.section")]
     assert sections == ["基本情况", "承诺"]
     assert run.walker().problems() == []
     assert uses(preview, "engine.preview.ready")
-    edit_keys = [k for a, _, k in preview.actions() if a is Action.EDIT_SECTION]
+    edit_keys = [k for a, _, k in preview.actions() if a is Action.EDIT_PICK]
     assert edit_keys == ["basic", "end"]
 
 
@@ -1310,17 +1310,17 @@ def test_a_long_preview_is_one_view_split_with_the_buttons_last(tmp_path: Path) 
     assert sections == [f"第{i + 1}部分" for i in range(30)]
     skipped = [
         m.params["label"]
-        for m in msgs(preview, "engine.preview.item")
+        for m in msgs(preview, "preview.item")
         if m.params["value"] == msg("engine.preview.skipped")
     ]
     assert skipped == [f"第{i + 1}部分备注" for i in range(30)]
-    # long answers are clipped in the preview
+    # long answers are shown whole, to be proofread
     clips = {a.clip for a in parts(preview) if isinstance(a, Answer)}
-    assert clips == {120}
+    assert clips == {None}
     assert uses(preview, "engine.preview.ready")
     assert not uses(preview, "engine.preview.problems_title")
 
-    edit = [(b.key, b.label) for b in buttons(preview, Action.EDIT_SECTION)]
+    edit = [(b.key, b.label) for b in buttons(preview, Action.EDIT_PICK)]
     assert edit == [
         (f"s{i}", msg("engine.btn.edit_section", title=f"第{i + 1}部分")) for i in range(30)
     ]

@@ -73,6 +73,13 @@ def preview_of_a_complete_application(tmp_path: Path) -> View:
     return Run(define(tmp_path, LINEAR), answers, {"mode": "preview"}).view
 
 
+def picker_of_one_section(tmp_path: Path) -> View:
+    answers = {"name": "大连港职工创新工作室", "members": 12, "site": None}
+    run = Run(define(tmp_path, LINEAR), answers, {"mode": "preview"})
+    [picker] = run.press(Action.EDIT_PICK, 0, "basic").views
+    return picker
+
+
 GOLDEN: list[tuple[Callable[[Path], View], str, list[list[str]], bool]] = [
     (
         question_with_its_current_answer,
@@ -140,16 +147,17 @@ GOLDEN: list[tuple[Callable[[Path], View], str, list[list[str]], bool]] = [
     (
         preview_of_a_complete_application,
         "📋 申报预览 ·《职工创新工作室申报表》（测试市总工会）\n"
-        "请逐项核对，需要修改请点对应部分的「修改」按钮。\n"
+        "请逐项核对。要修改某一项，直接发送它前面的编号（如 12；表格第 3 行发 12.3），"
+        "或点下方对应部分的「修改」按钮。\n"
         "\n"
         "【基本情况】\n"
-        "工作室名称：大连港职工创新工作室\n"
-        "成员人数：12 人\n"
-        "网址：（未填）\n"
+        "1. 工作室名称：大连港职工创新工作室\n"
+        "2. 成员人数：12 人\n"
+        "3. 网址：（未填）\n"
         "\n"
         "【工作室条件】\n"
-        "是否有固定活动场所：是\n"
-        "申报级别：区级\n"
+        "4. 是否有固定活动场所：是\n"
+        "5. 申报级别：区级\n"
         "\n"
         "✅ 必填项已全部完成，确认无误后点「提交申报」。",
         [
@@ -157,7 +165,19 @@ GOLDEN: list[tuple[Callable[[Path], View], str, list[list[str]], bool]] = [
             ["📨 提交申报"],
             ["⬅️ 上一步", "💾 保存并退出"],
         ],
-        False,
+        True,
+    ),
+    (
+        picker_of_one_section,
+        "要修改「基本情况」中的哪一项？点下面的按钮，或直接发送预览中的编号。",
+        [
+            ["1. 工作室名称"],
+            ["2. 成员人数"],
+            ["3. 网址"],
+            ["📝 逐项修改「基本情况」"],
+            ["📋 返回预览"],
+        ],
+        True,
     ),
 ]
 

@@ -23,6 +23,7 @@ from dialogs.i18n import Locale
 from dialogs.loader import load_registry
 from dialogs.notices import reply_of
 from dialogs.qtypes import kind
+from dialogs.qtypes.base import stable_key
 from dialogs.schema import Program
 from dialogs.service import Conversation
 from dialogs.ui import Action, ButtonIn, CommandIn, Outcome, Reply, TextIn, UserRef
@@ -354,12 +355,12 @@ async def pass_level_again(
 
 
 async def revise_one_answer(conv: Conversation, filed: Filed, out: Outcome) -> str:
-    """From the preview, change the first typed text answer of some section, then walk
-    on to submission; the question changed."""
+    """From the preview, change the first typed text answer of some section alone (its
+    section's picker, the answer), then submit; the question changed."""
     preview = next(
         r
         for r in out.replies
-        if any(b.action is Action.EDIT_SECTION for row in r.buttons for b in row)
+        if any(b.action is Action.EDIT_PICK for row in r.buttons for b in row)
     )
     for section in filed.program.sections:
         first = section.questions[0]
@@ -367,8 +368,13 @@ async def revise_one_answer(conv: Conversation, filed: Filed, out: Outcome) -> s
             break
     else:
         raise AssertionError("no section starts with a plain text question")
-    out = await conv.handle(filed.user, press(preview, Action.EDIT_SECTION, section.id))
+    out = await conv.handle(filed.user, press(preview, Action.EDIT_PICK, section.id))
+    if Action.EDIT_ANSWER in actions(out):  # a section of one answer opens it at once
+        out = await conv.handle(
+            filed.user, press(out.replies[-1], Action.EDIT_ANSWER, stable_key(first.id))
+        )
     out = await conv.handle(filed.user, TextIn(text_for(first) + "改"))
+    assert [r for r in out.replies if "申报预览" in r.text]  # back at the preview at once
     await answer_until_submitted(conv, filed.user, filed.program, out, unit=filed.unit)
     return first.id
 
@@ -612,7 +618,8 @@ async def test_a_table_changed_before_resubmission_and_suggestions_pressed(
     preview = next(
         r for r in out.replies if any(b.action is Action.SUBMIT for row in r.buttons for b in row)
     )
-    await conv.handle(filed.user, press(preview, Action.SUBMIT))
+    out = await conv.handle(filed.user, press(preview, Action.SUBMIT))
+    await conv.handle(filed.user, press(out.replies[-1], Action.SUBMIT_OK))
     app = await stored(conv, filed.app_id)
     assert (app.submission_no, app.status) == (2, "in_review")
     [again] = await notes(conv, reviewer(code))

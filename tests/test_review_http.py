@@ -380,8 +380,11 @@ async def test_the_chain_over_telegram_with_one_return(world: World) -> None:
     # ...revised in the chat: 修改申报, a section from the preview, a new answer, submit.
     section_id, question_id = first_plain_text_question(p)
     replies = await press(api, APPLICANT, returned, data_for(returned, Action.RESUME))
-    preview = next(m for m in reversed(replies) if Action.EDIT_SECTION in offered(m))
-    await press(api, APPLICANT, preview, data_for(preview, Action.EDIT_SECTION, section_id))
+    preview = next(m for m in reversed(replies) if Action.EDIT_PICK in offered(m))
+    replies = await press(api, APPLICANT, preview, data_for(preview, Action.EDIT_PICK, section_id))
+    picker = next((m for m in reversed(replies) if Action.EDIT_SECTION in offered(m)), None)
+    if picker is not None:  # a section of one answer opens it without a picker
+        await press(api, APPLICANT, picker, data_for(picker, Action.EDIT_SECTION, section_id))
     changed = text_for(p.question(question_id)) + "改"
     await say(api, APPLICANT, changed)
     walker = Applicant(p, NOW.date(), unit=UNIT)

@@ -8,6 +8,7 @@ that is the state a real user sees on screen.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import struct
 import zlib
@@ -121,11 +122,19 @@ class Applicant:
         self.rows = rows
         self.allow_uploads = uploads
         self.uploads = 0
+        self.confirming: tuple[dict[str, Any], dict[str, Any]] | None = None
+        """The state 提交 was pressed in (its confirmation is on screen)."""
 
     def next_move(self, answers: dict[str, Any], cursor: dict[str, Any]) -> Move:
         w = Walker(self.program, answers, cursor, today=self.today)
         if w.mode == "preview":
-            return Press(Action.SUBMIT)
+            # 提交 asks for a confirmation, which changes nothing stored: pressed
+            # again in the same state, the person confirms.
+            state = copy.deepcopy((answers, cursor))
+            confirm = self.confirming == state
+            self.confirming = None if confirm else state
+            return Press(Action.SUBMIT_OK if confirm else Action.SUBMIT)
+        self.confirming = None
         if w.mode == "done":
             raise StopIteration
         q = w.question()

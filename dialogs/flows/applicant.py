@@ -10,7 +10,7 @@ from dialogs.qtypes import kind
 from dialogs.schema import Program
 from dialogs.turn import Turn
 from dialogs.ui import DB_INT_MAX, Action, ButtonIn, Outcome, Reply
-from dialogs.view import View, msg, notice
+from dialogs.view import ButtonView, Part, View, msg, notice, rows
 from review import chain
 from storage import repo
 from storage.models import Application, ApplicationStatus
@@ -89,6 +89,8 @@ async def button(turn: Turn, event: ButtonIn) -> Outcome:
     if event.action is Action.SAVE_EXIT:
         return await menus.leave(turn)
     if event.action is Action.SUBMIT:
+        return await confirm_submit(turn, app)
+    if event.action is Action.SUBMIT_OK:
         return await submit(turn, app)
     walker = turn.walker(app)
     return await turn.apply(app, walker, walker.on_button(event.action, event.arg, event.key))
@@ -170,6 +172,41 @@ def _not_here(walker: Walker, action: Action) -> str:
         if action is Action.BACK and walker.neighbour(q.id, -1) is None:
             return "words.not_here_back"
     return "words.not_here"
+
+
+async def confirm_submit(turn: Turn, app: Application) -> Outcome:
+    """提交 pressed: what is missing if anything is; else which program goes to whom,
+    with 确认提交 and 返回 (only the confirmation submits).  Nothing changes, so the
+    preview's buttons stay good."""
+    program = turn.program(app)
+    walker = turn.walker(app)
+    if walker.problems():
+        walker.submit()  # says what is missing
+        return await turn.apply(app, walker, walker.step)
+    levels = turn.t("engine.sep.chain").join(lv.reviewer for lv in program.review_chain)
+    title = msg(
+        "preview.confirm.title",
+        program=turn.title_of(app),
+        form=program.form_title,
+        union=program.union,
+    )
+    lines: list[Part] = [title]
+    orgs = await chain.receivers(turn.session, app=app, program=program)
+    if orgs is None:
+        lines.append(msg("preview.confirm.unplaced", levels=levels))
+    else:
+        names = turn.t("engine.sep.list").join([await turn.org_name(o) for o in orgs])
+        later = program.review_chain[app.review_level + 1 :]
+        then = turn.t("engine.sep.chain").join(lv.reviewer for lv in later)
+        after = msg("engine.submitted_then", levels=then) if later else ""
+        lines.append(msg("preview.confirm.to", organisation=names, then=after))
+    lines.append(msg("preview.confirm.frozen"))
+    buttons = rows(
+        [ButtonView(msg("preview.btn.submit_ok"), Action.SUBMIT_OK)],
+        [ButtonView(msg("engine.btn.preview"), Action.PREVIEW)],
+    )
+    view = View(lines=tuple(lines), buttons=buttons, kind="confirm_submit")
+    return Outcome(replies=turn.replies([view], app))
 
 
 async def submit(turn: Turn, app: Application) -> Outcome:

@@ -98,23 +98,38 @@ async def status(turn: Turn) -> Outcome:
             buttons.append([Button(label, Action.RESUME, app.id or 0)])
         if app.submission_no:
             label = turn.t("review.btn.timeline_n", n=n)
-            buttons.append([Button(label, Action.TIMELINE, app.id or 0)])
+            read = turn.t("preview.btn.read", n=n)
+            buttons.append(
+                [
+                    Button(label, Action.TIMELINE, app.id or 0),
+                    Button(read, Action.READ_OWN, app.id or 0),
+                ]
+            )
+        if ApplicationStatus(app.status).editable:
+            label = turn.t("preview.btn.discard", n=n)
+            buttons.append([Button(label, Action.DISCARD, app.id or 0)])
     return Outcome(replies=[Reply(text="\n".join(lines), buttons=buttons)])
+
+
+def answered(turn: Turn, app: Application) -> tuple[int, int]:
+    """How many of the draft's visible questions are complete, of how many."""
+    walker = turn.walker(app)
+    visible = walker.visible()
+    done = sum(1 for q in visible if q.id in app.answers and not walker.question_problems(0, q))
+    return done, len(visible)
 
 
 def _status_line(turn: Turn, n: int, app: Application) -> str:
     program = turn.program(app)
     title = turn.title_of(app)
     if app.status == ApplicationStatus.DRAFT.value:
-        walker = turn.walker(app)
-        visible = walker.visible()
-        done = sum(1 for q in visible if q.id in app.answers and not walker.question_problems(0, q))
+        done, total = answered(turn, app)
         return turn.t(
             "engine.status.draft",
             n=n,
             program=title,
             done=done,
-            total=len(visible),
+            total=total,
             updated=turn.local(app.updated_at, "%Y-%m-%d %H:%M"),
         )
     level = program.review_chain[min(app.review_level, len(program.review_chain) - 1)]
@@ -129,13 +144,22 @@ def _status_line(turn: Turn, n: int, app: Application) -> str:
 
 
 async def leave(turn: Turn) -> Outcome:
-    """Save and leave the current draft (everything is saved already; it stops being active)."""
+    """Save and leave the current draft (/cancel, 保存并退出): everything is saved
+    already and it stops being active; the reply says so, how to come back, and
+    offers to continue or to discard the draft."""
     app = await turn.active()
     if app is None:
         return turn.menu(turn.t("engine.nothing_to_cancel"))
     turn.user.active_application_id = None
     turn.user.updated_at = turn.now
-    return turn.menu(turn.t("engine.saved_exit", program=turn.program(app).button_title))
+    program = turn.program(app).button_title
+    done, total = answered(turn, app)
+    out = turn.menu(turn.t("preview.left", program=program, done=done, total=total))
+    out.replies[0].buttons[:0] = [
+        [Button(turn.t("engine.btn.resume", program=program), Action.RESUME, app.id or 0)],
+        [Button(turn.t("preview.btn.discard_this"), Action.DISCARD, app.id or 0)],
+    ]
+    return out
 
 
 async def stale(turn: Turn) -> Outcome:

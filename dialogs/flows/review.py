@@ -198,12 +198,12 @@ async def read(turn: Turn, task: ReviewTask, section_id: str) -> Outcome:
         buttons=buttons,
         application_id=app.id or 0,
         revision=task.submission_no,
-        media=await _media(turn, shown[section.id], version.answers),
+        media=await media_of(turn, shown[section.id], version.answers),
     )
     return Outcome(replies=[reply])
 
 
-async def _media(turn: Turn, questions: list[Question], answers: dict[str, Any]) -> list[Media]:
+async def media_of(turn: Turn, questions: list[Question], answers: dict[str, Any]) -> list[Media]:
     """The photos and files a section's answers hold, to be sent as themselves."""
     ids = [
         i
