@@ -62,6 +62,10 @@ class Action(IntEnum):
     SETTINGS_HOUR = 42  # arg: the hour reminders come at
     ANNOUNCE_ORG = 43  # arg: the organisation whose leaders an announcement is for
     ANNOUNCE_SEND = 44  # arg: the organisation; sends the announcement previewed
+    # Several rows of a group at once (a paste or a sheet), shown back to confirm.
+    TABLE_OK = 75  # arg: how many rows were read (re-checked against what waits)
+    TABLE_CANCEL = 76  # drop the rows waiting for confirmation
+    TABLE_TEMPLATE = 77  # send the group's .xlsx template
 
 
 @dataclass(frozen=True)

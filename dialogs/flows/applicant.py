@@ -4,7 +4,7 @@ and submitting."""
 from __future__ import annotations
 
 from dialogs import announce
-from dialogs.flows import menus, orgsearch, review
+from dialogs.flows import menus, orgsearch, review, sheets
 from dialogs.schema import Program
 from dialogs.turn import Turn
 from dialogs.ui import DB_INT_MAX, Action, ButtonIn, Outcome
@@ -86,6 +86,8 @@ async def button(turn: Turn, event: ButtonIn) -> Outcome:
     if event.action is Action.SUBMIT:
         return await submit(turn, app)
     walker = turn.walker(app)
+    if event.action is Action.TABLE_TEMPLATE:
+        return await sheets.template(turn, app, walker)
     return await turn.apply(app, walker, walker.on_button(event.action, event.arg, event.key))
 
 
