@@ -407,6 +407,10 @@ class Walker:
         if self.mode != "ask":
             return False
         self.cur.pop("del", None)
+        if self._group_menu() is not None and tables.Pending.of(self.scratch):
+            self.cur.pop("s", None)  # back from the rows read to the table's menu
+            self.step.changed = True
+            return True
         self.back()
         return True
 
@@ -454,7 +458,8 @@ class Walker:
             return False
         q = self.question()
         if kind(q).repeats and not self.in_row():
-            return self._group_done(q)
+            # Rows read and waiting are confirmed or dropped first, never lost by leaving.
+            return not tables.Pending.of(self.scratch) and self._group_done(q)
         return self._btn_own(Action.DONE, arg, key)
 
     def _group_done(self, q: Question) -> bool:

@@ -45,7 +45,8 @@ def is_xlsx(data: bytes) -> bool:
 
 def hints(group: Question, loc: Locale) -> list[str]:
     """What each column takes, in the fields' order: the options of a choice, the
-    example of anything else, and whether it may be left empty."""
+    example of a date or a number (plain text needs none), and whether it may be
+    left empty."""
     out = []
     for f in asked_fields(group):
         if f.options:
@@ -53,10 +54,12 @@ def hints(group: Question, loc: Locale) -> list[str]:
                 "table.xlsx.options",
                 options=loc.t("table.xlsx.option_sep").join(o.label for o in f.options),
             )
-        else:
+        elif f.example or f.type != "text":
             text = loc.t("table.xlsx.example", example=kind(f).example(f, loc=loc))
+        else:  # a name, a trade: the column's label says it all
+            text = ""
         if not f.required:
-            text = loc.t("table.xlsx.optional", text=text)
+            text = loc.t("table.xlsx.optional", text=text) if text else loc.t("table.xlsx.may_skip")
         out.append(text)
     return out
 

@@ -409,3 +409,32 @@ def test_a_long_paste_of_bad_lines_still_fits_one_message(tmp_path: Path) -> Non
     run.text(good + "\n" + bad)
     screen = render(run.view, ZH)
     assert len(screen.text) <= LIMIT
+
+
+def test_back_from_the_rows_read_is_the_menu_and_done_waits_for_a_decision(
+    tmp_path: Path,
+) -> None:
+    rows = [{"title": "甲", "income": "1", "savings": "1", "note": None}] * 2
+    run = Run(define(tmp_path, GROUP), {"achievements": rows}, {"mode": "ask", "q": "achievements"})
+    run.text("乙 2 2")
+    assert run.view.kind == "table_confirm"
+    run.press(Action.DONE)  # typed 完成 while rows wait: they are not dropped by leaving
+    assert run.at == "achievements"
+    assert tables.Pending.of(run.cursor["s"]).rows
+    run.press(Action.BACK)
+    assert run.view.kind == "group"
+    assert "s" not in run.cursor
+    assert len(run.answers["achievements"]) == 2
+
+
+def test_the_hint_row_of_the_template_says_what_each_column_takes() -> None:
+    program = REGISTRY.get("cccc-model")
+    assert program is not None
+    group = next(q for _, q in program.questions() if q.type == "group")
+    cells = workbook.hints(group, ZH)
+    assert len(cells) == len(tables.field_labels(group))
+    # The hint row of a template sent back unchanged is no row.
+    grid = [tables.field_labels(group), cells]
+    reading = tables.read_grid(group, grid, today=NOW.date(), hints=cells)
+    assert reading.rows == []
+    assert reading.bad == []
