@@ -588,9 +588,14 @@ class Walker:
             self.step.views.append(screens.table_unread(q, reading))
             self.show()
             return
-        self.cur["s"] = pending.plus(reading).to_scratch()
+        waiting = pending.plus(reading)
+        self.cur["s"] = waiting.to_scratch()
         self.step.changed = True
-        self.show()
+        if not pending:
+            self.show()
+            return
+        since = (len(pending.rows), len(pending.bad))
+        self.step.views.append(screens.table_confirm(q, waiting, len(self.rows()), since))
 
     def pending_rows(self) -> tables.Pending:
         """Rows read and waiting for confirmation at the current group's menu."""

@@ -226,38 +226,33 @@ def room(q: Question, have: int, count: int) -> int:
     return count if q.max_rows is None else max(0, min(count, q.max_rows - have))
 
 
-def table_confirm(q: Question, pending: Pending, have: int) -> View:
+def table_confirm(
+    q: Question, pending: Pending, have: int, since: tuple[int, int] = (0, 0)
+) -> View:
     """Rows read from a paste or a sheet, shown back as a table to confirm, with the
-    lines that could not be read and why."""
+    lines that could not be read and why.
+
+    ``since``: how many rows and bad lines were waiting before this message; the
+    view then shows only what it added and the total (a block the terminal
+    delivers line by line would otherwise be shown whole after every line).
+    """
     count = len(pending.rows)
-    lines: list[Part] = [msg("table.confirm.title", count=count)]
-    if count:
-        lines.append(msg("table.confirm.head", cells=_labels(q, "table.sep.cell")))
-        shown = pending.rows[:MAX_PASTED_SHOWN]
-        lines += [
-            msg("table.confirm.row", n=have + i, cells=_cells(q, row))
-            for i, row in enumerate(shown, start=1)
-        ]
-        if count > len(shown):
-            lines.append(msg("table.confirm.more_rows", count=count - len(shown), total=count))
+    rows_before, bad_before = since
+    lines: list[Part] = []
+    if since == (0, 0):
+        lines += [msg("table.confirm.title", count=count)]
+        if count:
+            lines.append(msg("table.confirm.head", cells=_labels(q, "table.sep.cell")))
+    elif count > rows_before:
+        lines += [msg("table.confirm.added", new=count - rows_before, count=count)]
+    lines += _pending_rows(q, pending.rows, have, rows_before)
     fits = room(q, have, count)
-    if fits == 0 and count:
-        lines.append(msg("table.confirm.full", max=q.max_rows))
-    elif fits < count:
-        lines.append(
-            msg(
-                "table.confirm.overflow",
-                max=q.max_rows,
-                have=have,
-                free=fits,
-                lines=_numbers(pending.lines[fits:]),
-            )
-        )
-    if pending.bad:
-        lines.append(Plain(""))
-        lines.append(msg("table.confirm.bad_title", count=len(pending.bad)))
-        lines += bad_lines(q, pending.bad)
-    lines.append(msg("table.confirm.footer"))
+    lines += _overflow(q, pending, have, fits)
+    if len(pending.bad) > bad_before:
+        lines += [Plain(""), msg("table.confirm.bad_title", count=len(pending.bad) - bad_before)]
+        lines += bad_lines(q, pending.bad[bad_before:])
+    if since == (0, 0):
+        lines.append(msg("table.confirm.footer"))
     ok = [ButtonView(msg("table.btn.confirm", count=fits), Action.TABLE_OK, count)] if fits else []
     return View(
         lines=tuple(lines),
@@ -268,6 +263,30 @@ def table_confirm(q: Question, pending: Pending, have: int) -> View:
         ),
         kind="table_confirm",
     )
+
+
+def _pending_rows(q: Question, pending: list[dict[str, Any]], have: int, since: int) -> list[Part]:
+    """The rows waiting from number ``since`` on, numbered as the table will number them."""
+    shown = pending[since : since + MAX_PASTED_SHOWN]
+    out: list[Part] = [
+        msg("table.confirm.row", n=have + since + i, cells=_cells(q, row))
+        for i, row in enumerate(shown, start=1)
+    ]
+    left = len(pending) - since - len(shown)
+    if left > 0:
+        out.append(msg("table.confirm.more_rows", count=left, total=len(pending)))
+    return out
+
+
+def _overflow(q: Question, pending: Pending, have: int, fits: int) -> list[Part]:
+    """What does not fit under ``max_rows``."""
+    count = len(pending.rows)
+    if fits == 0 and count:
+        return [msg("table.confirm.full", max=q.max_rows)]
+    if fits < count:
+        lines = _numbers(pending.lines[fits:])
+        return [msg("table.confirm.overflow", max=q.max_rows, have=have, free=fits, lines=lines)]
+    return []
 
 
 def bad_lines(q: Question, bad: Sequence[BadLine]) -> list[Part]:

@@ -438,3 +438,19 @@ def test_the_hint_row_of_the_template_says_what_each_column_takes() -> None:
     reading = tables.read_grid(group, grid, today=NOW.date(), hints=cells)
     assert reading.rows == []
     assert reading.bad == []
+
+
+def test_a_block_arriving_line_by_line_shows_each_addition_not_the_whole_table_again(
+    tmp_path: Path,
+) -> None:
+    run = Run(define(tmp_path, GROUP), {}, {"mode": "ask", "q": "achievements"})
+    first = run.text("甲 1 1")
+    assert "table.confirm.head" in said(first.views[-1])
+    second = run.text("乙 2 2")
+    view = second.views[-1]
+    assert view.kind == "table_confirm"
+    assert "table.confirm.head" not in said(view)
+    assert said(view).count("table.confirm.row") == 1
+    assert (Action.TABLE_OK, 2, "") in view.actions()
+    assert run.view.kind == "table_confirm"  # shown whole when come back to
+    assert said(run.view).count("table.confirm.row") == 2
