@@ -27,7 +27,7 @@ from storage.db import SessionFactory
 from storage.files import MIME_XLSX, FileStore
 from storage.models import Application, Attachment
 from tests.test_engine import GROUP, Run, define
-from tests.walkthrough import Applicant, Press, Text
+from tests.walkthrough import Applicant, Press, Text, Upload
 
 NOW = dt.datetime(2026, 5, 20, 2, 0, tzinfo=dt.UTC)
 REGISTRY = load_registry()
@@ -53,13 +53,15 @@ def conversation(sessions: SessionFactory, files: FileStore) -> Conversation:
     return Conversation(registry=REGISTRY, sessions=sessions, files=files, clock=lambda: NOW)
 
 
-async def stored_app(sessions: SessionFactory, user: UserRef = LEADER) -> Application:
+async def stored_app(
+    sessions: SessionFactory, user: UserRef = LEADER, program_id: str = BEIJING
+) -> Application:
     async with sessions() as session:
         person = await repo.get_or_create_user(
             session, channel=user.channel, external_id=user.external_id, display_name="", now=NOW
         )
         apps = await repo.list_applications(session, user_id=person.id or 0)
-    return next(a for a in apps if a.program_id == BEIJING)
+    return next(a for a in apps if a.program_id == program_id)
 
 
 def with_buttons(out: Outcome) -> Reply:
@@ -70,10 +72,15 @@ def offered(out: Outcome) -> list[tuple[Action, int]]:
     return [(b.action, b.arg) for b in (x for row in with_buttons(out).buttons for x in row)]
 
 
-async def press(conv: Conversation, out: Outcome, action: Action, arg: int = 0) -> Outcome:
+async def press(
+    conv: Conversation, out: Outcome, action: Action, arg: int = 0, key: str | None = None
+) -> Outcome:
     reply = with_buttons(out)
     assert (action, arg) in offered(out), f"{action.name}({arg}) not offered: {reply.text}"
-    key = next(b.key for row in reply.buttons for b in row if (b.action, b.arg) == (action, arg))
+    if key is None:
+        key = next(
+            b.key for row in reply.buttons for b in row if (b.action, b.arg) == (action, arg)
+        )
     event = ButtonIn(action, arg, reply.application_id, reply.revision, key)
     return await conv.handle(LEADER, event)
 
@@ -298,6 +305,16 @@ def said(view: View) -> list[str]:
     return view.keys()
 
 
+def upload_of(move: object) -> FileIn:
+    assert isinstance(move, Upload)
+    data = move.data
+
+    async def fetch() -> bytes:
+        return data
+
+    return FileIn("photo", move.file_name, move.mime_type, len(data), move.file_name, fetch)
+
+
 def read_file(path: str) -> bytes:
     return Path(path).read_bytes()
 
@@ -454,3 +471,41 @@ def test_a_block_arriving_line_by_line_shows_each_addition_not_the_whole_table_a
     assert (Action.TABLE_OK, 2, "") in view.actions()
     assert run.view.kind == "table_confirm"  # shown whole when come back to
     assert said(run.view).count("table.confirm.row") == 2
+
+
+@pytest.mark.parametrize("program_id", [p.id for p in REGISTRY])
+async def test_the_scripted_applicant_pastes_its_tables_and_submits(
+    sessions: SessionFactory, file_store: FileStore, program_id: str
+) -> None:
+    """Every table of three rows or more costs a paste and a confirmation."""
+    conv = conversation(sessions, file_store)
+    program = REGISTRY.get(program_id)
+    assert program is not None
+    out = await conv.handle(LEADER, CommandIn("apply"))
+    pick = next(b for row in out.replies[0].buttons for b in row if b.key == program_id)
+    out = await conv.handle(LEADER, ButtonIn(pick.action, pick.arg, 0, 0, pick.key))
+    applicant = Applicant(program, NOW.date(), rows=5, paste=True)
+    at_tables: dict[str, int] = {}
+    for _ in range(400):
+        app = await stored_app(sessions, program_id=program_id)
+        if app.status == "submitted":
+            break
+        q = app.cursor.get("q")
+        if q is not None and program.question(q).type == "group" and "row" not in app.cursor:
+            at_tables[q] = at_tables.get(q, 0) + 1
+        move = applicant.next_move(app.answers, app.cursor)
+        if isinstance(move, Text):
+            out = await conv.handle(LEADER, TextIn(move.text))
+        elif isinstance(move, Press):
+            out = await press(conv, out, move.action, move.arg, move.key)
+        else:
+            out = await conv.handle(LEADER, upload_of(move))
+    else:
+        raise AssertionError("the walk did not finish")
+    app = await stored_app(sessions, program_id=program_id)
+    assert at_tables
+    for qid, inputs in at_tables.items():
+        group = program.question(qid)
+        rows = len(app.answers[qid])
+        assert rows >= min(5, group.max_rows or 5)
+        assert inputs == (3 if rows >= 3 else rows + 1), (qid, inputs)
