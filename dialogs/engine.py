@@ -353,8 +353,7 @@ class Walker:
             return self.step
         q = self.question()
         if kind(q).repeats and not self.in_row():
-            self.cur.pop("del", None)
-            self._take_rows(q, tables.read_text(q, text, today=self.today, first=self._next_line()))
+            self._on_group_text(q, text)
             return self.step
         if self._rows_in_new_row(q, text):
             return self.step
@@ -553,6 +552,16 @@ class Walker:
     def _next_line(self) -> int:
         """The number the next pasted line gets (a block may come in several messages)."""
         return tables.Pending.of(self.scratch).last + 1
+
+    def _on_group_text(self, q: Question, text: str) -> None:
+        """Text at a group's menu: rows to read, unless it is one word (「添加」, a
+        name alone), which is no row of a table with several columns."""
+        if tables.one_cell(q, text):
+            self.step.views.append(notice(msg("engine.group.use_buttons")))
+            self.show()
+            return
+        self.cur.pop("del", None)
+        self._take_rows(q, tables.read_text(q, text, today=self.today, first=self._next_line()))
 
     def _rows_in_new_row(self, q: Question, text: str) -> bool:
         """Rows pasted where a new row's first field is asked: taken as a paste at the

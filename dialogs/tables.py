@@ -257,6 +257,12 @@ def _clip(line: str) -> str:
     return line if len(line) <= LINE_CHARS else line[:LINE_CHARS] + "…"
 
 
+def one_cell(group: Question, text: str) -> bool:
+    """Whether ``text`` is one line of one cell while the table has several columns."""
+    width = len(asked_fields(group))
+    return width > 1 and "\n" not in text.strip() and len(split_cells(text, width)) <= 1
+
+
 def looks_like_rows(group: Question, text: str, *, today: dt.date) -> bool:
     """Whether text typed where a new row's first field is asked is plainly several
     rows or several fields (several lines, a tab, or a whole good row) rather than

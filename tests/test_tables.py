@@ -509,3 +509,11 @@ async def test_the_scripted_applicant_pastes_its_tables_and_submits(
         rows = len(app.answers[qid])
         assert rows >= min(5, group.max_rows or 5)
         assert inputs == (3 if rows >= 3 else rows + 1), (qid, inputs)
+
+
+def test_one_word_at_the_menu_is_no_row(tmp_path: Path) -> None:
+    run = Run(define(tmp_path, GROUP), {}, {"mode": "ask", "q": "achievements"})
+    step = run.text("添加")
+    assert "engine.group.use_buttons" in said(step.views[0])
+    assert step.views[-1].kind == "group"
+    assert "s" not in run.cursor
