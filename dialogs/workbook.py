@@ -19,6 +19,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import Cell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
 
 from dialogs.i18n import Locale
 from dialogs.qtypes import kind
@@ -28,6 +29,9 @@ from dialogs.schema import Question
 MAX_ROWS = 1000
 MAX_COLUMNS = 40
 """What is read of a sheet at most (a table of a declaration is far smaller)."""
+
+DEFAULT_TEMPLATE_ROWS = 50
+"""Rows made ready (typed as text) in the template of a table without ``max_rows``."""
 
 
 class NotAWorkbook(ValueError):
@@ -82,12 +86,28 @@ def template(group: Question, loc: Locale) -> bytes:
         letter = get_column_letter(c)
         sheet.column_dimensions[letter].width = max(12, min(30, 2 * len(f.label) + 4))
         # Typed as text, so 1985.3 stays 1985.3 and a leading zero stays.
-        for row in range(3, 3 + (group.max_rows or 50)):
+        last = 2 + (group.max_rows or DEFAULT_TEMPLATE_ROWS)
+        for row in range(3, last + 1):
             sheet.cell(row=row, column=c).number_format = "@"
+        choices = _choice_list(f)
+        if choices is not None:  # a drop-down of the options (typing one still works)
+            rule = DataValidation(type="list", formula1=choices, allow_blank=True)
+            rule.add(f"{letter}3:{letter}{last}")
+            sheet.add_data_validation(rule)
     sheet.freeze_panes = "A3"
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _choice_list(f: Question) -> str | None:
+    """A choice's labels as a list rule's formula, when Excel can hold them (no comma
+    or quote in a label, at most 255 characters); None otherwise."""
+    labels = [o.label for o in f.options or []]
+    if not labels or any("," in x or '"' in x for x in labels):
+        return None
+    joined = ",".join(labels)
+    return f'"{joined}"' if len(joined) <= 255 else None
 
 
 def _text(cell: Cell, value: str) -> Cell:

@@ -277,6 +277,8 @@ async def test_the_template_filled_in_and_sent_back_is_read_like_a_paste(
     assert sheet is not None
     assert [c.value for c in sheet[1]] == ["姓名", "性别", "专业/工种", "职称/技术等级", "所在单位"]
     assert "男" in str(sheet["B2"].value)  # the hint row names the options
+    lists = [str(v.sqref) for v in sheet.data_validations.dataValidation]
+    assert any(ref.startswith("B3") for ref in lists)  # and a drop-down offers them
     for i in range(30):
         for c, value in enumerate(member(i), start=1):
             sheet.cell(row=3 + i, column=c, value=value)
