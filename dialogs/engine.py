@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dialogs import screens, tables
+from dialogs import screens, table_screens, tables
 from dialogs.conditions import evaluate
 from dialogs.qtypes import kind
 from dialogs.qtypes._upload import accepts_mime, size_limit_mb
@@ -314,7 +314,7 @@ class Walker:
                 return [screens.confirm_delete(q, self.rows(), int(self.cur["del"]))]
             pending = tables.Pending.of(self.scratch)
             if pending:
-                return [screens.table_confirm(q, pending, len(self.rows()))]
+                return [table_screens.table_confirm(q, pending, len(self.rows()))]
             return [screens.group_menu(q, self.rows(), self._place(), self._ways(None, None))]
         target, value, _ = self.target()
         return [
@@ -594,7 +594,7 @@ class Walker:
         why nothing could be."""
         pending = tables.Pending.of(self.scratch)
         if not reading.rows and not pending:
-            self.step.views.append(screens.table_unread(q, reading))
+            self.step.views.append(table_screens.table_unread(q, reading))
             self.show()
             return
         waiting = pending.plus(reading)
@@ -604,11 +604,7 @@ class Walker:
             self.show()
             return
         since = (len(pending.rows), len(pending.bad))
-        self.step.views.append(screens.table_confirm(q, waiting, len(self.rows()), since))
-
-    def pending_rows(self) -> tables.Pending:
-        """Rows read and waiting for confirmation at the current group's menu."""
-        return tables.Pending.of(self.scratch) if self._group_menu() else tables.Pending()
+        self.step.views.append(table_screens.table_confirm(q, waiting, len(self.rows()), since))
 
     def _btn_table_ok(self, arg: int, _key: str) -> bool:
         q = self._group_menu()
@@ -616,7 +612,7 @@ class Walker:
         if q is None or not pending.rows or arg != len(pending.rows):
             return False
         table = self.rows()
-        fits = screens.room(q, len(table), len(pending.rows))
+        fits = table_screens.room(q, len(table), len(pending.rows))
         if fits == 0:
             return False
         table += pending.rows[:fits]
@@ -624,7 +620,7 @@ class Walker:
         self.cur.pop("s", None)
         self.step.events.append((q.id, table))
         self.step.toast = msg("table.added.toast", count=fits)
-        after = screens.table_added(q, pending.lines[fits:], pending.bad)
+        after = table_screens.table_added(q, pending.lines[fits:], pending.bad)
         if after is not None:
             self.step.views.append(after)
         return True
