@@ -142,7 +142,8 @@ def _why(q: Question, bad: BadLine) -> Part:
 def table_unread(q: Question, reading: Reading) -> View:
     """A paste of which no line could be added: why, line by line."""
     if not reading.bad:
-        return notice(msg("table.read.nothing", fields=field_order(q)))
+        key = "table.read.header" if reading.header else "table.read.nothing"
+        return notice(msg(key, fields=field_order(q)))
     return View(lines=(msg("table.read.none_good"), *bad_lines(q, reading.bad)))
 
 

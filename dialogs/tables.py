@@ -97,6 +97,8 @@ class Reading:
     bad: list[BadLine] = field(default_factory=list)
     last: int = 0
     """The number of the last line looked at (the next message goes on from it)."""
+    header: bool = False
+    """Whether a line naming the columns was seen (and skipped)."""
 
 
 @dataclass
@@ -196,7 +198,10 @@ def read_text(group: Question, text: str, *, today: dt.date, first: int = 1) -> 
         if not kind(fields[0]).numeric:
             line = _NUMBER_MARK.sub("", line, count=1) if _NUMBER_MARK.match(line) else line
         cells = _drop_row_number(split_cells(line, len(fields)), fields)
+        if not any(cells):  # separators only
+            continue
         if is_header(cells, fields):
+            reading.header = True
             continue
         if len(cells) > len(fields) and "\t" not in line:
             cells = _join_surplus(cells, fields)

@@ -404,9 +404,10 @@ def test_a_numbered_list_loses_its_numbers_and_a_line_with_too_many_cells_is_nam
 
 def test_text_that_reads_as_nothing_says_how_to_paste_and_keeps_the_menu(tmp_path: Path) -> None:
     run = Run(define(tmp_path, GROUP), {}, {"mode": "ask", "q": "achievements"})
-    step = run.text("成果名称 创收 节资")  # a header alone
-    said = step.views[0].keys()
-    assert "table.read.nothing" in said
+    step = run.text("成果名称 创收 节资")  # a header alone (the terminal's first line)
+    assert "table.read.header" in said(step.views[0])
+    step = run.text("，，\n、")
+    assert "table.read.nothing" in said(step.views[0])
     assert step.views[-1].kind == "group"
     assert "s" not in run.cursor
 
