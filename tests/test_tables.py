@@ -13,7 +13,7 @@ import io
 from pathlib import Path
 
 import pytest
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 from sqlmodel import select
 
 from dialogs import tables, workbook
@@ -520,3 +520,34 @@ def test_one_word_at_the_menu_is_no_row(tmp_path: Path) -> None:
     assert "engine.group.use_buttons" in said(step.views[0])
     assert step.views[-1].kind == "group"
     assert "s" not in run.cursor
+
+
+def test_a_sheet_of_its_own_is_read_by_its_column_names() -> None:
+    """Columns in another order, a 序号 column, a real date cell and a number cell."""
+    program = REGISTRY.get("cccc-model")
+    assert program is not None
+    group = program.question("core_members")
+    labels = tables.field_labels(group)
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["骨干成员名单"])  # a title above the table
+    sheet.append(["序号", *reversed(labels)])
+    row = {"姓名": "张伟", "性别": "男", "出生年月": dt.datetime(1985, 3, 1), "学历": "研究生"}
+    cells = [row.get(label, f"{label}示例") for label in reversed(labels)]
+    sheet.append([1, *cells])
+    sheet.append([2, *[c if not isinstance(c, dt.datetime) else 198504 for c in cells]])
+    out = io.BytesIO()
+    book.save(out)
+
+    grid = workbook.read_cells(out.getvalue())
+    reading = tables.read_grid(group, grid, today=NOW.date())
+    assert [r["birth"] for r in reading.rows] == ["1985-03", "1985-04"]
+    assert reading.lines == [3, 4]
+    assert reading.bad == []
+
+
+def test_bytes_that_only_look_like_a_workbook_are_not_one() -> None:
+    assert not workbook.is_xlsx(b"PK\x03\x04 not really a zip")
+    with pytest.raises(workbook.NotAWorkbook):
+        workbook.read_cells(b"%PDF-1.4")
