@@ -30,6 +30,9 @@ MAX_ROWS = 1000
 MAX_COLUMNS = 40
 """What is read of a sheet at most (a table of a declaration is far smaller)."""
 
+MAX_UNPACKED_BYTES = 50 * 1024 * 1024
+"""What a sheet may unpack to (a filled-in template is well under a megabyte)."""
+
 DEFAULT_TEMPLATE_ROWS = 50
 """Rows made ready (typed as text) in the template of a table without ``max_rows``."""
 
@@ -123,10 +126,19 @@ def _sheet_title(label: str) -> str:
     return cleaned[:31] or "Sheet1"
 
 
+def _unpacked_size(data: bytes) -> int:
+    """What the archive's parts add up to unpacked (as declared: Python's zip reader
+    never yields more than a part declares)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return sum(info.file_size for info in archive.infolist())
+
+
 def read_cells(data: bytes) -> list[list[str]]:
     """The first sheet's cells as strings, row 1 first (empty cells as "")."""
     if not is_xlsx(data):
         raise NotAWorkbook("not an .xlsx workbook")
+    if _unpacked_size(data) > MAX_UNPACKED_BYTES:  # a zip bomb is no team list
+        raise NotAWorkbook("the workbook unpacks to too much")
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as err:  # openpyxl raises many kinds for a damaged file

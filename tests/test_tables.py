@@ -551,3 +551,12 @@ def test_bytes_that_only_look_like_a_workbook_are_not_one() -> None:
     assert not workbook.is_xlsx(b"PK\x03\x04 not really a zip")
     with pytest.raises(workbook.NotAWorkbook):
         workbook.read_cells(b"%PDF-1.4")
+
+
+def test_a_workbook_unpacking_to_too_much_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    program = REGISTRY.get(BEIJING)
+    assert program is not None
+    data = workbook.template(program.question("members"), ZH)
+    monkeypatch.setattr(workbook, "MAX_UNPACKED_BYTES", 1000)
+    with pytest.raises(workbook.NotAWorkbook):
+        workbook.read_cells(data)
