@@ -416,7 +416,14 @@ class Walker:
     def _btn_skip(self, _arg: int, _key: str) -> bool:
         if not self._asking():
             q = self.question() if self.mode == "ask" else None
-            if q is not None and kind(q).repeats and not q.required and not self.rows():
+            # Rows read and waiting are confirmed or dropped first.
+            waiting = tables.Pending.of(self.scratch)
+            if (
+                q is not None
+                and kind(q).repeats
+                and not q.required
+                and not (self.rows() or waiting)
+            ):
                 self.answers[q.id] = []
                 self._shown.clear()
                 self.step.events.append((q.id, []))

@@ -560,3 +560,12 @@ def test_a_workbook_unpacking_to_too_much_is_refused(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(workbook, "MAX_UNPACKED_BYTES", 1000)
     with pytest.raises(workbook.NotAWorkbook):
         workbook.read_cells(data)
+
+
+def test_skipping_an_optional_table_waits_for_the_rows_read(tmp_path: Path) -> None:
+    body = GROUP.replace("        min_rows: 2\n", "        required: false\n")
+    run = Run(define(tmp_path, body), {}, {"mode": "ask", "q": "achievements"})
+    run.text("甲 1 1")
+    run.press(Action.SKIP)  # typed 跳过 while a row waits
+    assert run.at == "achievements"
+    assert tables.Pending.of(run.cursor["s"]).rows
