@@ -17,7 +17,9 @@ progress: the parts of a long text, the ticks of a multiple choice),
 the paragraphs of a long text survive 上一步 and come back with the question);
 ``edit`` (what is being edited from the preview: a section's id, walked to
 its end; ``q:<question id>``, one answer (a table: its menu); ``f:<question
-id>``, one field of the row in ``row``; each returns to the preview after it).
+id>``, one field of the row in ``row``; each returns to the preview after it).  At a group's
+menu, ``s`` holds rows read from a paste or a sheet until they are confirmed
+(``dialogs.tables.Pending``).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dialogs import screens, totals
+from dialogs import screens, table_screens, tables, totals
 from dialogs.conditions import evaluate
 from dialogs.qtypes import kind
 from dialogs.qtypes._upload import accepts_mime, size_limit_mb
@@ -394,6 +396,9 @@ class Walker:
         if kind(q).repeats and not self.in_row():
             if self.cur.get("del") is not None:
                 return [screens.confirm_delete(q, self.rows(), int(self.cur["del"]))]
+            pending = tables.Pending.of(self.scratch)
+            if pending:
+                return [table_screens.table_confirm(q, pending, len(self.rows()))]
             return [screens.group_menu(q, self.rows(), self._place(), self._ways(None, None))]
         target, value, _ = self.target()
         return [
@@ -436,8 +441,9 @@ class Walker:
             return self.step
         q = self.question()
         if kind(q).repeats and not self.in_row():
-            self.step.views.append(notice(msg("engine.group.use_buttons")))
-            self.show()
+            self._on_group_text(q, text)
+            return self.step
+        if self._rows_in_new_row(q, text):
             return self.step
         target, value, _ = self.target()
         outcome = kind(target).on_text(target, text, value, self.scratch, today=self.today)
@@ -506,6 +512,8 @@ class Walker:
             Action.EDIT_ANSWER: self._btn_edit_answer,
             Action.EDIT_ROW: self._btn_edit_row,
             Action.EDIT_FIELD: self._btn_edit_field,
+            Action.TABLE_OK: self._btn_table_ok,
+            Action.TABLE_CANCEL: self._btn_table_cancel,
         }
 
     def _asking(self) -> bool:
@@ -521,13 +529,24 @@ class Walker:
         if self.mode != "ask":
             return False
         self.cur.pop("del", None)
+        if self._group_menu() is not None and tables.Pending.of(self.scratch):
+            self.cur.pop("s", None)  # back from the rows read to the table's menu
+            self.step.changed = True
+            return True
         self.back()
         return True
 
     def _btn_skip(self, _arg: int, _key: str) -> bool:
         if not self._asking():
             q = self.question() if self.mode == "ask" else None
-            if q is not None and kind(q).repeats and not q.required and not self.rows():
+            # Rows read and waiting are confirmed or dropped first.
+            waiting = tables.Pending.of(self.scratch)
+            if (
+                q is not None
+                and kind(q).repeats
+                and not q.required
+                and not (self.rows() or waiting)
+            ):
                 self.answers[q.id] = []
                 self._shown.clear()
                 self.step.events.append((q.id, []))
@@ -567,7 +586,8 @@ class Walker:
             return False
         q = self.question()
         if kind(q).repeats and not self.in_row():
-            return self._group_done(q)
+            # Rows read and waiting are confirmed or dropped first, never lost by leaving.
+            return not tables.Pending.of(self.scratch) and self._group_done(q)
         return self._btn_own(Action.DONE, arg, key)
 
     def _group_done(self, q: Question) -> bool:
@@ -663,6 +683,94 @@ class Walker:
         self.cur.pop("del", None)
         self.step.changed = True
         return True
+
+    # ------------------------------------------------------------------ rows at once
+    def _next_line(self) -> int:
+        """The number the next pasted line gets (a block may come in several messages)."""
+        return tables.Pending.of(self.scratch).last + 1
+
+    def _on_group_text(self, q: Question, text: str) -> None:
+        """Text at a group's menu: rows to read, unless it is one word (「添加」, a
+        name alone), which is no row of a table with several columns."""
+        if tables.one_cell(q, text):
+            self.step.views.append(notice(msg("engine.group.use_buttons")))
+            self.show()
+            return
+        self.cur.pop("del", None)
+        self._take_rows(q, tables.read_text(q, text, today=self.today, first=self._next_line()))
+
+    def _rows_in_new_row(self, q: Question, text: str) -> bool:
+        """Rows pasted where a new row's first field is asked: taken as a paste at the
+        group's menu (the empty row is dropped), not as that field's answer."""
+        if not (kind(q).repeats and self.in_row() and self.cur.get("new")):
+            return False
+        if self.cur.get("f") != asked_fields(q)[0].id:
+            return False
+        if not tables.looks_like_rows(q, text, today=self.today):
+            return False
+        self._drop_new_empty_row()
+        self._move(mode="ask", q=q.id, edit=self.cur.get("edit"))
+        self._take_rows(q, tables.read_text(q, text, today=self.today))
+        return True
+
+    def on_sheet(self, grid: list[list[str]], hints: list[str]) -> Step:
+        """The cells of an uploaded sheet, read as a paste is (the group's menu is shown)."""
+        q = self._group_menu()
+        if q is None:
+            self.show()
+            return self.step
+        self.cur.pop("del", None)
+        # A sheet stands on its own: its line numbers are the spreadsheet's rows.
+        self.cur.pop("s", None)
+        self._take_rows(q, tables.read_grid(q, grid, today=self.today, hints=hints))
+        return self.step
+
+    def _take_rows(self, q: Question, reading: tables.Reading) -> None:
+        """Keep what was read for confirmation (added to rows already waiting), or say
+        why nothing could be."""
+        pending = tables.Pending.of(self.scratch)
+        if not reading.rows and not pending:
+            self.step.views.append(table_screens.table_unread(q, reading))
+            self.show()
+            return
+        waiting = pending.plus(reading)
+        self.cur["s"] = waiting.to_scratch()
+        self.step.changed = True
+        if not pending:
+            self.show()
+            return
+        since = (len(pending.rows), len(pending.bad))
+        self.step.views.append(table_screens.table_confirm(q, waiting, len(self.rows()), since))
+
+    def _btn_table_ok(self, arg: int, _key: str) -> bool:
+        q = self._group_menu()
+        pending = tables.Pending.of(self.scratch)
+        if q is None or not pending.rows or arg != len(pending.rows):
+            return False
+        table = self.rows()
+        fits = table_screens.room(q, len(table), len(pending.rows))
+        if fits == 0:
+            return False
+        table += pending.rows[:fits]
+        self._set_rows(table)
+        self.cur.pop("s", None)
+        self.step.events.append((q.id, table))
+        self.step.toast = msg("table.added.toast", count=fits)
+        after = table_screens.table_added(q, pending.lines[fits:], pending.bad)
+        if after is not None:
+            self.step.views.append(after)
+        return True
+
+    def _btn_table_cancel(self, _arg: int, _key: str) -> bool:
+        if self._group_menu() is None or not tables.Pending.of(self.scratch):
+            return False
+        self.cur.pop("s", None)
+        self.step.changed = True
+        return True
+
+    def group_menu_question(self) -> Question | None:
+        """The group whose menu is shown now (a template or a sheet is about it), or None."""
+        return self._group_menu()
 
     def _btn_edit_section(self, _arg: int, key: str) -> bool:
         section = next((s for s in self.p.sections if s.id == key), None)
@@ -782,6 +890,8 @@ class Walker:
         only to spare downloading what is plainly wrong; whether the file is
         accepted is decided afterwards from its bytes (:meth:`accepts_mime`).
         """
+        if self._group_menu() is not None:
+            return self._sheet_check(sent_as, size)
         if not self._asking():
             return "engine.upload.not_now"
         target, value, _ = self.target()
@@ -800,7 +910,23 @@ class Walker:
             return "engine.upload.empty"
         return None
 
+    def _sheet_check(self, sent_as: str, size: int | None) -> str | None:
+        """A filled-in template sent at a group's menu: a document of a sensible size."""
+        if sent_as != "document":
+            return "table.sheet.not_xlsx"
+        if size is not None and size > tables.SHEET_LIMIT_BYTES:
+            return "table.sheet.too_big"
+        if size == 0:
+            return "engine.upload.empty"
+        return None
+
+    def takes_sheet(self) -> bool:
+        """Whether an upload now is a sheet of rows for the group's menu shown."""
+        return self._group_menu() is not None
+
     def upload_limit_bytes(self) -> int:
+        if self.takes_sheet():
+            return tables.SHEET_LIMIT_BYTES
         target, _, _ = self.target()
         return int(size_limit_mb(target) * 1024 * 1024)
 

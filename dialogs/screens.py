@@ -19,6 +19,7 @@ from dialogs.qtypes.base import stable_key
 from dialogs.qtypes.group import asked_fields, missing_fields
 from dialogs.qtypes.sum import Sum
 from dialogs.schema import Program, Question, Section
+from dialogs.table_screens import field_order
 from dialogs.ui import Action
 from dialogs.view import Answer, ButtonView, Joined, Msg, Part, Plain, View, msg, rows
 
@@ -148,6 +149,9 @@ def group_menu(q: Question, table: list[dict[str, Any]], place: Place, ways: Way
     lines: list[Part] = [place.part(), Plain(""), msg("engine.label", label=q.label)]
     if q.help:
         lines.append(Plain(q.help))
+    room_left = q.max_rows is None or len(table) < q.max_rows
+    if room_left:
+        lines.append(msg("table.menu.hint", fields=field_order(q)))
     lines.append(
         msg(
             "engine.group.status",
@@ -160,8 +164,13 @@ def group_menu(q: Question, table: list[dict[str, Any]], place: Place, ways: Way
         msg("engine.numbered", n=i, text=row_summary(q, row)) for i, row in enumerate(table, 1)
     ]
     buttons: list[list[ButtonView]] = []
-    if q.max_rows is None or len(table) < q.max_rows:
-        buttons.append([ButtonView(msg("engine.btn.row_add"), Action.ROW_ADD)])
+    if room_left:
+        buttons.append(
+            [
+                ButtonView(msg("engine.btn.row_add"), Action.ROW_ADD),
+                ButtonView(msg("table.btn.template"), Action.TABLE_TEMPLATE),
+            ]
+        )
     for i in range(len(table)):
         buttons.append(
             [

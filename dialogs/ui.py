@@ -72,6 +72,10 @@ class Action(IntEnum):
     READ_OWN = 70  # arg: the applicant's declaration; key: the section to read
     DISCARD = 71  # arg: the draft to discard (asks to confirm)
     DISCARD_OK = 72  # arg: the draft to discard
+    # Several rows of a group at once (a paste or a sheet), shown back to confirm.
+    TABLE_OK = 75  # arg: how many rows were read (re-checked against what waits)
+    TABLE_CANCEL = 76  # drop the rows waiting for confirmation
+    TABLE_TEMPLATE = 77  # send the group's .xlsx template
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,10 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
+from dialogs import tables
 from dialogs.engine import Walker
 from dialogs.qtypes.base import stable_key
+from dialogs.qtypes.group import asked_fields
 from dialogs.schema import Program, QType, Question
 from dialogs.ui import Action
 
@@ -112,6 +114,7 @@ class Applicant:
         rows: int = 0,
         uploads: bool = True,
         unit: str = "申报单位示例",
+        paste: bool = False,
     ) -> None:
         self.unit = unit
         """What is typed at the organisation question (the first match is picked)."""
@@ -121,6 +124,8 @@ class Applicant:
         self.message = LONG_PARAGRAPH * paragraphs
         self.rows = rows
         self.allow_uploads = uploads
+        self.paste = paste
+        """Tables of three rows or more are pasted in one message and confirmed."""
         self.uploads = 0
         self.confirming: tuple[dict[str, Any], dict[str, Any]] | None = None
         """The state 提交 was pressed in (its confirmation is on screen)."""
@@ -142,6 +147,8 @@ class Applicant:
             need = max(q.min_rows or 0, 1 if q.required else 0, 1, self.rows)
             if q.max_rows is not None:
                 need = min(need, q.max_rows)
+            if self.paste and need >= PASTED_ROWS and len(w.rows()) < need:
+                return _paste(q, need - len(w.rows()), w.scratch)
             return Press(Action.ROW_ADD) if len(w.rows()) < need else Press(Action.DONE)
         target, value, _ = w.target()
         if target.type == QType.LONGTEXT:
@@ -175,6 +182,29 @@ class Applicant:
             return Press(Action.DONE)
         self.uploads += 1
         return Upload(png(self.uploads), f"photo{self.uploads}.png", "image/png")
+
+
+PASTED_ROWS = 3
+"""From how many rows a table is pasted rather than filled row by row."""
+
+
+def _paste(group: Question, count: int, scratch: dict[str, Any]) -> Move:
+    """The rows as one message, one a line, cells separated by tabs (a paste from
+    Excel); once read, the press that confirms them."""
+    waiting = tables.Pending.of(scratch).rows
+    if waiting:
+        return Press(Action.TABLE_OK, len(waiting))
+    line = "\t".join(_cell(f) for f in asked_fields(group))
+    return Text("\n".join([line] * count))
+
+
+def _cell(q: Question) -> str:
+    """A valid cell of a pasted row: the first option of a choice, else a typed answer."""
+    if q.options:
+        return q.options[0].label
+    if q.type == QType.YESNO:
+        return "是"
+    return text_for(q)
 
 
 def _pick(q: Question, scratch: dict[str, Any]) -> Move | None:

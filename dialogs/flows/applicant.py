@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dialogs import announce, deadlines, words
 from dialogs.engine import Walker
-from dialogs.flows import menus, orgsearch, review
+from dialogs.flows import menus, orgsearch, review, sheets
 from dialogs.qtypes import kind
 from dialogs.schema import Program
 from dialogs.turn import Turn
@@ -93,6 +93,8 @@ async def button(turn: Turn, event: ButtonIn) -> Outcome:
     if event.action is Action.SUBMIT_OK:
         return await submit(turn, app)
     walker = turn.walker(app)
+    if event.action is Action.TABLE_TEMPLATE:
+        return await sheets.template(turn, app, walker)
     return await turn.apply(app, walker, walker.on_button(event.action, event.arg, event.key))
 
 

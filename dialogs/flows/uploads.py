@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 
 from dialogs.engine import Walker
+from dialogs.flows import sheets
 from dialogs.qtypes._upload import accept_list, size_limit_mb
 from dialogs.turn import Turn
 from dialogs.ui import FileIn, Outcome, Reply, UpdateKey
@@ -51,6 +52,8 @@ async def receive(
             sent_as=event.kind, mime_type=event.mime_type, size=event.size
         )
         if problem is not None:
+            if walker.takes_sheet():
+                return sheets.refused(turn, app, problem)
             return refused(turn, walker, app, problem)
         limit = walker.upload_limit_bytes()
         revision, app_id = app.revision, app.id or 0
@@ -94,6 +97,8 @@ async def _record(
     turn: Turn, app: Application, event: FileIn, data: bytes | None, limit: int
 ) -> Outcome:
     walker = turn.walker(app)
+    if walker.takes_sheet():  # a table's menu: a filled-in template, read, not kept
+        return await sheets.receive(turn, app, walker, data)
     if data is not None and len(data) > limit:
         return refused(turn, walker, app, "engine.upload.too_big")
     if data is not None and not data:
