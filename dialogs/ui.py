@@ -62,6 +62,7 @@ class Action(IntEnum):
     SETTINGS_HOUR = 42  # arg: the hour reminders come at
     ANNOUNCE_ORG = 43  # arg: the organisation whose leaders an announcement is for
     ANNOUNCE_SEND = 44  # arg: the organisation; sends the announcement previewed
+    ROW_FROM_LEADER = 80  # arg: the row (the first); fills it from the leader's answers
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ async def open_program(turn: Turn, program: Program) -> Outcome:
             cursor={},
             now=turn.now,
         )
+        await turn.recall(app)
         walker = turn.walker(app)
         walker.start()
         total = len(walker.visible())
@@ -45,6 +46,7 @@ async def open_program(turn: Turn, program: Program) -> Outcome:
         intro.append(notice(intro_msg))
     else:
         await turn.carry_over(app)
+        await turn.recall(app)
         walker = turn.walker(app)
         if not app.cursor:
             walker.start()
