@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from dialogs.qtypes import registry
+from dialogs.qtypes import QuestionType, registry
 from dialogs.schema import Condition, Program, Question
 from dialogs.suggest import builtin, compatible, recallable, template_refs
 
@@ -262,7 +262,12 @@ def _check_templates(
     q: Question, where: str, file: str, known: dict[str, Question]
 ) -> Iterator[DefinitionProblem]:
     """Each slot of a suggestion is a built-in one or an earlier answer (``{x.name}``:
-    the name of an earlier org answer)."""
+    the name of an earlier org answer); a question offering any is answered by typing
+    (a suggestion is parsed as typed text)."""
+    unit = registry().get(q.type)
+    if q.suggest and unit is not None and type(unit).parse is QuestionType.parse:
+        message = f"a '{q.type}' question is not answered by typing: it takes no 'suggest'"
+        yield DefinitionProblem(file, f"{where}.suggest", "E085", message)
     for ti, template in enumerate(q.suggest or []):
         for ref in template_refs(template):
             name, dot, key = ref.partition(".")
