@@ -9,19 +9,22 @@ declaration date is asked, and a second declaration offered the first one's answ
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlmodel import select
 
 from dialogs.engine import Walker
 from dialogs.loader import DefinitionError, load_registry
 from dialogs.schema import Program
 from dialogs.service import Conversation
 from dialogs.suggest import recall
-from dialogs.ui import Action, TextIn
+from dialogs.ui import Action, Reply, TextIn
 from dialogs.view import Answer, Msg, View, msg
 from storage.db import SessionFactory
+from storage.models import Application, ApplicationStatus
 from tests.test_conversation import conv, last, press, send, start, stored  # noqa: F401
 from tests.test_engine import TODAY, Run, buttons, define, has
 
@@ -473,3 +476,39 @@ async def test_a_second_declaration_is_offered_the_firsts_answers(
     assert beta.answers == {"studio": "王伟创新工作室"}
     # 成员人数 has a unit (人) in alpha and none in beta: not the same question.
     assert not [b for row in last(out).buttons for b in row if b.action is Action.SUGGEST]
+
+
+async def test_declaring_again_a_year_after_a_rejection_offers_last_years_answers(
+    conv: Conversation,  # noqa: F811
+    sessions: SessionFactory,
+) -> None:
+    await start(conv, 0)  # alpha
+    await send(conv, TextIn("王伟创新工作室"))
+    async with sessions() as s, s.begin():
+        [first] = (await s.execute(select(Application))).scalars().all()
+        first.status = ApplicationStatus.REJECTED.value
+        first.submitted_at = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
+    out = await start(conv, 0)  # alpha again, in 2025
+    assert has_suggestion(last(out), "王伟创新工作室")
+    await press(conv, last(out), Action.SUGGEST, 0)
+    apps = await stored(sessions)
+    assert sorted(a.status for a in apps) == ["draft", "rejected"]
+    draft = next(a for a in apps if a.status == "draft")
+    assert draft.answers == {"name": "王伟创新工作室"}
+
+
+async def test_a_rejection_of_this_year_is_not_declared_again(
+    conv: Conversation,  # noqa: F811
+    sessions: SessionFactory,
+) -> None:
+    await start(conv, 0)
+    async with sessions() as s, s.begin():
+        [first] = (await s.execute(select(Application))).scalars().all()
+        first.status = ApplicationStatus.REJECTED.value
+        first.submitted_at = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
+    await start(conv, 0)
+    assert len(await stored(sessions)) == 1
+
+
+def has_suggestion(reply: Reply, text: str) -> bool:
+    return any(b.action is Action.SUGGEST and text in b.label for row in reply.buttons for b in row)

@@ -14,11 +14,21 @@ from storage import repo
 from storage.models import Application, ApplicationStatus
 
 
+def _declared_before(turn: Turn, app: Application) -> bool:
+    """Whether ``app`` was a declaration of an earlier year that was not named, so that
+    the leader may declare for this program again this year."""
+    if app.status != ApplicationStatus.REJECTED.value or app.submitted_at is None:
+        return False
+    return turn.local(app.submitted_at, "%Y") < str(turn.today().year)
+
+
 async def open_program(turn: Turn, program: Program) -> Outcome:
     """Start or resume the user's application for ``program``."""
     app = await repo.find_open_application(
         turn.session, user_id=turn.user.id or 0, program_id=program.id
     )
+    if app is not None and _declared_before(turn, app):
+        app = None  # declaring again in a later year: a new draft (offered the old answers)
     if app is not None and not ApplicationStatus(app.status).editable:
         turn.user.active_application_id = None
         return await menus.status(turn)
