@@ -28,7 +28,7 @@ from dialogs import screens
 from dialogs.conditions import evaluate
 from dialogs.qtypes import kind
 from dialogs.qtypes._upload import accepts_mime, size_limit_mb
-from dialogs.qtypes.base import UNSET, InvalidAnswer, JSONValue, Outcome, refusal
+from dialogs.qtypes.base import UNSET, InvalidAnswer, JSONValue, NotTyped, Outcome, refusal
 from dialogs.qtypes.group import asked_fields
 from dialogs.schema import Program, Question, Section
 from dialogs.suggest import Suggestion, first_row, from_earlier, from_templates
@@ -318,9 +318,8 @@ class Walker:
         """The answers offered for ``q`` (the current target): its templates filled,
         then an earlier declaration's answer while ``q`` has none here."""
         row = int(self.cur["row"]) if self.in_row() else None
-        taken = (
-            [r.get(q.id) for i, r in enumerate(self.rows()) if i != row] if row is not None else []
-        )
+        others = [r for i, r in enumerate(self.rows()) if i != row] if row is not None else []
+        taken = [r[q.id] for r in others if r.get(q.id) is not None]
         out = from_templates(q, self.answers, self.today, style=self.p.date_style, taken=taken)
         if row is None and self.answers.get(q.id) is None and q.id in self.known:
             shown = [s.text for s in out if s.text is not None]
@@ -521,6 +520,14 @@ class Walker:
         else:
             try:
                 value = kind(target).parse(target, chosen.text, today=self.today)
+            except NotTyped:  # answered in steps of its own (an organisation: found by name)
+                current = self.target()[1]
+                self._apply(
+                    kind(target).on_text(
+                        target, chosen.text, current, self.scratch, today=self.today
+                    )
+                )
+                return True
             except InvalidAnswer as err:
                 self.step.views.append(notice(refusal(target, err)))
                 return True

@@ -37,7 +37,7 @@ from typing import Any
 from dialogs.qtypes import kind
 from dialogs.qtypes.base import InvalidAnswer, JSONValue, NotTyped
 from dialogs.schema import Program, Question
-from dialogs.view import Answer, Msg, Part, msg
+from dialogs.view import Answer, Msg, Part, Plain, msg
 
 YEAR_SLOT = re.compile(r"year(?:-(?P<back>[1-9]))?")
 BUILTIN = "today"
@@ -54,10 +54,6 @@ class Suggestion:
     label: Part
     text: str | None = None
     value: Any = None
-
-    @property
-    def earlier(self) -> bool:
-        return self.text is None
 
 
 # --------------------------------------------------------------------------- templates
@@ -148,7 +144,7 @@ def recheck(q: Question, value: Any, today: dt.date) -> JSONValue:
             return None
         if any(not isinstance(v, str) or q.option(v) is None for v in ids):
             return None
-        return value  # type: ignore[no-any-return]
+        return [str(v) for v in ids] if q.type == "multichoice" else str(value)
     if isinstance(value, bool) or q.type == "yesno":
         return value if isinstance(value, bool) and q.type == "yesno" else None
     if isinstance(value, dict | list):
@@ -178,7 +174,7 @@ def _norm(label: str) -> str:
 def recallable(q: Question) -> bool:
     """Whether an earlier declaration's answer to ``q`` may be offered."""
     unit = kind(q)
-    if not unit.asked or unit.repeats or unit.upload or q.type == "org":
+    if not unit.asked or unit.repeats or unit.upload:
         return False
     return not any(BUILTIN in template_refs(t) for t in q.suggest or [])
 
@@ -224,7 +220,13 @@ def from_earlier(
     q: Question, value: Any, today: dt.date, shown: Sequence[str]
 ) -> Suggestion | None:
     """An earlier declaration's answer as a suggestion (None when ``q`` cannot take it
-    or a template already offers the same)."""
+    or a template already offers the same).  An organisation is offered by its name,
+    to be looked for again as if typed (another program may list other ones)."""
+    if q.type == "org":
+        name = value.get("name") if isinstance(value, dict) else None
+        if not isinstance(name, str) or not name.strip():
+            return None
+        return Suggestion(msg("suggest.earlier", value=Plain(name)), text=name)
     checked = recheck(q, value, today)
     if checked is None or str(checked) in shown:
         return None

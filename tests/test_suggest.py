@@ -22,11 +22,12 @@ from dialogs.schema import Program
 from dialogs.service import Conversation
 from dialogs.suggest import recall
 from dialogs.ui import Action, Reply, TextIn
-from dialogs.view import Answer, Msg, View, msg
+from dialogs.view import Answer, Msg, Plain, View, msg
 from storage.db import SessionFactory
+from storage.files import FileStore
 from storage.models import Application, ApplicationStatus
-from tests.test_conversation import conv, last, press, send, start, stored  # noqa: F401
-from tests.test_engine import TODAY, Run, buttons, define, has
+from tests.test_conversation import NOW, conv, last, press, send, start, stored  # noqa: F401
+from tests.test_engine import HEADER, TODAY, Run, buttons, define, has
 
 REGISTRY = {p.id: p for p in load_registry()}
 
@@ -512,3 +513,57 @@ async def test_a_rejection_of_this_year_is_not_declared_again(
 
 def has_suggestion(reply: Reply, text: str) -> bool:
     return any(b.action is Action.SUGGEST and text in b.label for row in reply.buttons for b in row)
+
+
+# --------------------------------------------------------------------------- the organisation again
+
+ORG = """
+sections:
+  - id: basic
+    title: 基本情况
+    questions:
+      - {id: unit, label: 所在单位, type: org, kinds: [unit], help: h, same_as: applicant_unit}
+      - {id: leader, label: 负责人姓名, type: text, help: h}
+"""
+
+
+def test_an_earlier_organisation_is_offered_by_name_and_looked_for_again(tmp_path: Path) -> None:
+    known = {"unit": {"code": "dl-1", "name": "大连港集团"}}
+    run = KnownRun(define(tmp_path, ORG), known)
+    [label] = offered(run.view)
+    assert label == msg("suggest.earlier", value=Plain("大连港集团"))
+    # Without a search (the flow runs it), the name is as if typed: nothing found,
+    # and the typed name may be kept.
+    run.press(Action.SUGGEST, 0)
+    assert run.cursor["s"]["typed"] == "大连港集团"
+    assert has(run.view, Action.CHOOSE, key="typed")
+
+
+def _orgs_conversation(sessions: SessionFactory, tmp_path: Path) -> Conversation:
+    folder = tmp_path / "orgs"
+    folder.mkdir()
+    for pid, label in (("first", "申报单位（公章）"), ("second", "所在单位")):
+        body = ORG.replace("label: 所在单位", f"label: {label}")
+        text = HEADER.replace("id: t-prog", f"id: {pid}") + body
+        (folder / f"{pid}.yaml").write_text(text, encoding="utf-8")
+    return Conversation(
+        registry=load_registry(folder),
+        sessions=sessions,
+        files=FileStore(tmp_path / "files"),
+        clock=lambda: NOW,
+    )
+
+
+async def test_a_second_declaration_is_offered_the_first_ones_unit(
+    sessions: SessionFactory, tmp_path: Path
+) -> None:
+    two = _orgs_conversation(sessions, tmp_path)
+    await start(two, 0)
+    # No organisation list for this union: the typed name is the answer.
+    await send(two, TextIn("大连港集团"))
+    out = await start(two, 1)
+    assert has_suggestion(last(out), "大连港集团")
+    await press(two, last(out), Action.SUGGEST, 0)
+    second = next(a for a in await stored(sessions) if a.program_id == "second")
+    assert second.answers == {"unit": {"code": None, "name": "大连港集团"}}
+    assert second.cursor["q"] == "leader"

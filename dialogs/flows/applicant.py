@@ -4,6 +4,7 @@ and submitting."""
 from __future__ import annotations
 
 from dialogs import announce
+from dialogs.engine import Walker
 from dialogs.flows import menus, orgsearch, review
 from dialogs.schema import Program
 from dialogs.turn import Turn
@@ -98,7 +99,22 @@ async def button(turn: Turn, event: ButtonIn) -> Outcome:
     if event.action is Action.SUBMIT:
         return await submit(turn, app)
     walker = turn.walker(app)
+    if event.action is Action.SUGGEST:
+        await _search_suggested(turn, app, walker, event.arg)
     return await turn.apply(app, walker, walker.on_button(event.action, event.arg, event.key))
+
+
+async def _search_suggested(turn: Turn, app: Application, walker: Walker, arg: int) -> None:
+    """An organisation suggested by name (the one of an earlier declaration) is looked
+    for as if the name were typed, before the walker takes the press."""
+    if walker.mode != "ask" or walker.in_row():
+        return
+    target, _, _ = walker.target()
+    if target.type != "org":
+        return
+    options = walker.suggestions(target)
+    if 0 <= arg < len(options) and options[arg].text:
+        await orgsearch.look_up(turn, turn.program(app), target, walker, str(options[arg].text))
 
 
 async def _resume(turn: Turn, app_id: int) -> Outcome:
