@@ -567,3 +567,21 @@ async def test_a_second_declaration_is_offered_the_first_ones_unit(
     second = next(a for a in await stored(sessions) if a.program_id == "second")
     assert second.answers == {"unit": {"code": None, "name": "大连港集团"}}
     assert second.cursor["q"] == "leader"
+
+
+# --------------------------------------------------------------------------- forged buttons
+
+
+def test_a_forged_suggestion_or_fill_is_refused(tmp_path: Path) -> None:
+    run = KnownRun(define(tmp_path, EARLIER), {"leader": "王伟"})
+    before = (dict(run.answers), dict(run.cursor))
+    for action, arg in ((Action.SUGGEST, 1), (Action.SUGGEST, -1), (Action.ROW_FROM_LEADER, 0)):
+        step = run.press(action, arg)
+        assert step.toast == msg("engine.not_now")
+        assert step.events == []
+        assert (run.answers, run.cursor) == before
+    team = Run(define(tmp_path, TEAM, name="team"), dict(LEADER), {"mode": "ask", "q": "members"})
+    team.press(Action.ROW_ADD)
+    step = team.press(Action.ROW_FROM_LEADER, 1)
+    assert step.toast == msg("engine.not_now")
+    assert team.answers["members"] == [{}]
