@@ -585,3 +585,35 @@ def test_a_forged_suggestion_or_fill_is_refused(tmp_path: Path) -> None:
     step = team.press(Action.ROW_FROM_LEADER, 1)
     assert step.toast == msg("engine.not_now")
     assert team.answers["members"] == [{}]
+
+
+SAME_AS = {
+    "leader_name": {
+        "beijing-worker",
+        "cccc-model",
+        "dalian-model",
+        "dalian-worker",
+        "yangpu-model",
+    },
+    "applicant_unit": {
+        "beijing-worker",
+        "cccc-model",
+        "dalian-model",
+        "dalian-worker",
+        "yangpu-model",
+    },
+    "leader_title": {"cccc-model", "dalian-model"},
+    "leader_profile": {"beijing-worker", "yangpu-model"},
+    "venue": {"beijing-worker", "yangpu-model"},
+    "venue_area": {"cccc-model", "dalian-model"},
+}
+
+
+def test_the_same_question_across_programs_is_declared_once_per_program() -> None:
+    seen: dict[str, set[str]] = {}
+    for pid, program in REGISTRY.items():
+        keys = [q.same_as for _, q in program.questions() if q.same_as]
+        assert len(keys) == len(set(keys)), pid
+        for key in keys:
+            seen.setdefault(key, set()).add(pid)
+    assert seen == SAME_AS
