@@ -19,7 +19,9 @@ the paragraphs of a long text survive 上一步 and come back with the question)
 its end; ``q:<question id>``, one answer (a table: its menu); ``f:<question
 id>``, one field of the row in ``row``; each returns to the preview after it).  At a group's
 menu, ``s`` holds rows read from a paste or a sheet until they are confirmed
-(``dialogs.tables.Pending``).
+(``dialogs.tables.Pending``);
+``gaps`` (the row was filled from the leader's answers: only its empty
+fields are asked).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import dataclasses
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,9 +39,18 @@ from dialogs import screens, table_screens, tables, totals
 from dialogs.conditions import evaluate
 from dialogs.qtypes import kind
 from dialogs.qtypes._upload import accepts_mime, size_limit_mb
-from dialogs.qtypes.base import UNSET, InvalidAnswer, Outcome, refusal, stable_key
+from dialogs.qtypes.base import (
+    UNSET,
+    InvalidAnswer,
+    JSONValue,
+    NotTyped,
+    Outcome,
+    refusal,
+    stable_key,
+)
 from dialogs.qtypes.group import asked_fields
 from dialogs.schema import Program, Question, Section
+from dialogs.suggest import Suggestion, first_row, from_earlier, from_templates
 from dialogs.ui import Action
 from dialogs.view import Msg, View, msg, notice
 from storage.files import MIME_UNKNOWN
@@ -67,15 +78,27 @@ class Step:
 
 
 class Walker:
-    """Walks one application of one program.  Mutates private copies only."""
+    """Walks one application of one program.  Mutates private copies only.
+
+    ``known`` holds, by question id, what the person answered to the same question
+    in an earlier declaration (:func:`dialogs.suggest.recall`): offered as a
+    suggestion while the question has no answer here, never stored unasked.
+    """
 
     def __init__(
-        self, program: Program, answers: dict[str, Any], cursor: dict[str, Any], *, today: dt.date
+        self,
+        program: Program,
+        answers: dict[str, Any],
+        cursor: dict[str, Any],
+        *,
+        today: dt.date,
+        known: Mapping[str, Any] | None = None,
     ) -> None:
         self.p = program
         self.answers: dict[str, Any] = copy.deepcopy(answers)
         self.cur: dict[str, Any] = copy.deepcopy(cursor)
         self.today = today
+        self.known: dict[str, Any] = dict(known or {})
         self.step = Step()
         self.hold = False
         """A handler showed its own view (a picker): the current state is not shown again."""
@@ -300,6 +323,9 @@ class Walker:
         if kind(q).repeats and self.in_row():
             ids = [f.id for f in asked_fields(q)]
             i = ids.index(self.cur["f"])
+            if self.cur.get("gaps"):  # a row filled for the user: ask only what it lacks
+                row = self.rows()[int(self.cur["row"])]
+                ids = ids[: i + 1] + [f for f in ids[i + 1 :] if row.get(f) is None]
             if self._editing(ONE_FIELD):
                 self.step.toast = msg("engine.group.row_saved", n=int(self.cur["row"]) + 1)
                 self._move(mode="preview")
@@ -383,8 +409,32 @@ class Walker:
             to_preview=to_preview,
         )
 
-    def suggestions(self, q: Question) -> list[str]:
-        return screens.suggestions(q, self.answers, self.today.isoformat())
+    def suggestions(self, q: Question) -> list[Suggestion]:
+        """The answers offered for ``q`` (the current target): its templates filled,
+        then an earlier declaration's answer while ``q`` has none here."""
+        row = int(self.cur["row"]) if self.in_row() else None
+        others = [r for i, r in enumerate(self.rows()) if i != row] if row is not None else []
+        taken = [r[q.id] for r in others if r.get(q.id) is not None]
+        out = from_templates(q, self.answers, self.today, style=self.p.date_style, taken=taken)
+        if row is None and self.answers.get(q.id) is None and q.id in self.known:
+            shown = [s.text for s in out if s.text is not None]
+            earlier = from_earlier(q, self.known[q.id], self.today, shown)
+            if earlier is not None:
+                out.append(earlier)
+        return out
+
+    def row_fill(self) -> dict[str, JSONValue]:
+        """What 「填入负责人本人信息」 puts into the first row of a team table now: the
+        columns the leader's answers fill (empty: not offered; it is offered while
+        none of those columns has a value)."""
+        if not self._asking() or not self.in_row() or int(self.cur["row"]) != 0:
+            return {}
+        q = self.question()
+        table = self.rows()
+        row = table[0] if table else {}
+        if any(row.get(column) is not None for column in q.first_row_from or {}):
+            return {}
+        return first_row(self.p, q, self.answers, self.today)
 
     def views(self) -> list[View]:
         """What the user should see for the current state."""
@@ -409,6 +459,7 @@ class Walker:
                 self._place(),
                 self._ways(target, value),
                 self.suggestions(target),
+                fill_row=bool(self.row_fill()),
             )
         ]
 
@@ -500,6 +551,7 @@ class Walker:
             Action.SKIP: self._btn_skip,
             Action.KEEP: self._btn_keep,
             Action.SUGGEST: self._btn_suggest,
+            Action.ROW_FROM_LEADER: self._btn_row_fill,
             Action.ROW_ADD: self._btn_row_add,
             Action.ROW_EDIT: self._btn_row_edit,
             Action.ROW_DELETE: self._btn_row_delete,
@@ -614,13 +666,48 @@ class Walker:
         options = self.suggestions(target)
         if not 0 <= arg < len(options):
             return False
-        try:
-            value = kind(target).parse(target, options[arg], today=self.today)
-        except InvalidAnswer as err:
-            self.step.views.append(notice(refusal(target, err)))
-            return True
+        chosen = options[arg]
+        if chosen.text is None:  # an earlier declaration's, checked again as it was listed
+            value = chosen.value
+            self.step.toast = msg("suggest.earlier_taken")
+        else:
+            try:
+                value = kind(target).parse(target, chosen.text, today=self.today)
+            except NotTyped:  # answered in steps of its own (an organisation: found by name)
+                current = self.target()[1]
+                self._apply(
+                    kind(target).on_text(
+                        target, chosen.text, current, self.scratch, today=self.today
+                    )
+                )
+                return True
+            except InvalidAnswer as err:
+                self.step.views.append(notice(refusal(target, err)))
+                return True
+        self.cur.pop("s", None)
         self._set(value)
         self.advance()
+        return True
+
+    def _btn_row_fill(self, arg: int, _key: str) -> bool:
+        """Fill the first row from the leader's answers, then ask what is still missing."""
+        fill = self.row_fill()
+        if not fill or arg != int(self.cur["row"]):
+            return False
+        q = self.question()
+        table = self.rows()
+        table[arg] = {**table[arg], **fill}
+        self._set_rows(table)
+        for column, value in fill.items():
+            self.step.events.append((f"{q.id}[{arg}].{column}", value))
+        self.cur.pop("s", None)
+        missing = [f.id for f in asked_fields(q) if table[arg].get(f.id) is None]
+        if missing:
+            self.cur["f"] = missing[0]
+            self.cur["gaps"] = True
+        else:
+            self.step.toast = msg("engine.group.row_saved", n=arg + 1)
+            self._move(mode="ask", q=q.id, edit=self.cur.get("edit"))
         return True
 
     def _group_menu(self) -> Question | None:

@@ -16,8 +16,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from dialogs.qtypes import registry
+from dialogs.qtypes import QuestionType, registry
 from dialogs.schema import Condition, Program, Question
+from dialogs.suggest import builtin, compatible, recallable, template_refs
 
 BUILTIN_DIR = Path(__file__).parent / "programs"
 SUFFIXES = (".yaml", ".yml", ".toml")
@@ -287,17 +288,66 @@ def _check_in_order(
     yield from _check_question(q, where, file, False)
     if q.when is not None:
         yield from _check_condition(q.when, f"{where}.when", file, known)
+    yield from _check_templates(q, where, file, known)
+    for fi, column in enumerate(q.fields or []):
+        yield from _check_templates(column, f"{where}.fields[{fi}]", file, known)
+    yield from _check_first_row(q, where, file, known)
+    if q.same_as is not None and not recallable(q):
+        message = f"a '{q.type}' answer is not offered again: it takes no 'same_as'"
+        yield DefinitionProblem(file, f"{where}.same_as", "E094", message)
+
+
+def _check_templates(
+    q: Question, where: str, file: str, known: dict[str, Question]
+) -> Iterator[DefinitionProblem]:
+    """Each slot of a suggestion is a built-in one or an earlier answer (``{x.name}``:
+    the name of an earlier org answer); a question offering any is answered by typing
+    (a suggestion is parsed as typed text)."""
+    unit = registry().get(q.type)
+    if q.suggest and unit is not None and type(unit).parse is QuestionType.parse:
+        message = f"a '{q.type}' question is not answered by typing: it takes no 'suggest'"
+        yield DefinitionProblem(file, f"{where}.suggest", "E095", message)
     for ti, template in enumerate(q.suggest or []):
-        for ref in _template_refs(template):
-            if ref != "today" and ref not in known:
+        for ref in template_refs(template):
+            name, dot, key = ref.partition(".")
+            if builtin(ref):
+                continue
+            if name not in known:
                 message = f"suggestion refers to '{ref}', which is not an earlier question"
                 yield DefinitionProblem(file, f"{where}.suggest[{ti}]", "E054", message)
+            elif dot and (known[name].type != "org" or key not in ("name", "code")):
+                message = f"'{ref}': only an org answer has parts (.name, .code)"
+                yield DefinitionProblem(file, f"{where}.suggest[{ti}]", "E090", message)
+            elif not dot and known[name].type == "org":
+                message = f"'{ref}' is an organisation: write '{{{name}.name}}'"
+                yield DefinitionProblem(file, f"{where}.suggest[{ti}]", "E090", message)
 
 
-def _template_refs(template: str) -> list[str]:
-    import string
-
-    return [f for _, f, _, _ in string.Formatter().parse(template) if f]
+def _check_first_row(
+    q: Question, where: str, file: str, known: dict[str, Question]
+) -> Iterator[DefinitionProblem]:
+    """``first_row_from`` belongs to a group and maps its columns to earlier questions
+    whose answers fit them."""
+    if q.first_row_from is None:
+        return
+    if not _is(q, "repeats"):
+        message = "only a group takes 'first_row_from'"
+        yield DefinitionProblem(file, f"{where}.first_row_from", "E091", message)
+        return
+    columns = {f.id: f for f in q.fields or []}
+    for column_id, source_id in q.first_row_from.items():
+        at = f"{where}.first_row_from.{column_id}"
+        column, source = columns.get(column_id), known.get(source_id)
+        if column is None:
+            message = f"'{column_id}' is not a column of '{q.id}'"
+            yield DefinitionProblem(file, at, "E092", message)
+        elif source is None:
+            message = f"'{source_id}' is not an earlier question"
+            yield DefinitionProblem(file, at, "E092", message)
+        else:
+            why = compatible(source, column)
+            if why is not None:
+                yield DefinitionProblem(file, at, "E093", why)
 
 
 @dataclass(frozen=True)

@@ -224,8 +224,17 @@ class Question(Strict):
     of: list[str] | None = None
     # org: the kinds of organisation the applicant may pick (grassroots union, unit)
     kinds: list[OrgKind] | None = None
-    # answer suggestions shown as buttons; "{field}" and "{today}" are filled in
+    # answer suggestions shown as buttons (``dialogs.suggest``): "{field}" is an earlier
+    # answer, "{field.name}" the name of an org answer, "{today}" today's date as the
+    # question's type writes it, "{year}" / "{year-1}" / "{year-2}" this year and the
+    # years before it
     suggest: list[str] | None = None
+    # group: the columns of the first row that the leader's own earlier answers fill
+    # with one button (column id: earlier top-level question id)
+    first_row_from: dict[str, str] | None = None
+    # the same question in other programs (a key shared by their definitions), so that
+    # a leader declaring again is offered the earlier declaration's answer
+    same_as: Annotated[str, Field(pattern=ID_PATTERN)] | None = None
 
     @field_validator("options", mode="before")
     @classmethod

@@ -8,7 +8,6 @@ each other's insides, and none changes anything.
 
 from __future__ import annotations
 
-import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +19,7 @@ from dialogs.qtypes.group import asked_fields, missing_fields
 from dialogs.qtypes.sum import Sum
 from dialogs.schema import Program, Question, Section
 from dialogs.table_screens import field_order
+from dialogs.suggest import Suggestion
 from dialogs.ui import Action
 from dialogs.view import Answer, ButtonView, Joined, Msg, Part, Plain, View, msg, rows
 
@@ -80,33 +80,18 @@ class Ways:
         return [first, last]
 
 
-def suggestions(q: Question, answers: dict[str, Any], today: str) -> list[str]:
-    """Suggested answers with their slots filled; those missing an answer are left out."""
-    out: list[str] = []
-    for template in q.suggest or []:
-        refs = [f for _, f, _, _ in string.Formatter().parse(template) if f]
-        values: dict[str, str] = {}
-        for ref in refs:
-            value = today if ref == "today" else answers.get(ref)
-            if value in (None, ""):
-                break
-            values[ref] = str(value)
-        else:
-            text = template.format(**values)
-            if text not in out:
-                out.append(text)
-    return out
-
-
 def question(
     target: Question,
     value: Any,
     scratch: dict[str, Any],
     place: Place,
     ways: Ways,
-    suggested: Sequence[str] = (),
+    suggested: Sequence[Suggestion] = (),
+    *,
+    fill_row: bool = False,
 ) -> View:
-    """The screen asking ``target``."""
+    """The screen asking ``target``; ``suggested`` answers and, in the first row of a
+    team table, the button filling it from the leader's answers (``fill_row``)."""
     unit = kind(target)
     label: Part = msg("engine.label", label=target.label)
     if not target.required:
@@ -116,10 +101,9 @@ def question(
         lines.append(Plain(target.help))
     lines += unit.hint(target, value, scratch)
     buttons = unit.buttons(target, value, scratch)
-    buttons += [
-        [ButtonView(msg("engine.btn.suggest", text=text), Action.SUGGEST, i)]
-        for i, text in enumerate(suggested)
-    ]
+    if fill_row:
+        buttons.append([ButtonView(msg("suggest.fill_row"), Action.ROW_FROM_LEADER, 0)])
+    buttons += [[ButtonView(s.label, Action.SUGGEST, i)] for i, s in enumerate(suggested)]
     if value is not None and unit.keepable(value):
         lines.append(msg("engine.current", value=Answer(target, value, PREVIEW_TEXT_CHARS)))
     return View(
@@ -428,6 +412,5 @@ __all__ = [
     "refused_submission",
     "row_picker",
     "row_summary",
-    "suggestions",
     "upload_progress",
 ]

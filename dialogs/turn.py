@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +21,7 @@ from dialogs.i18n import Locale
 from dialogs.loader import ProgramRegistry
 from dialogs.render import draw, render
 from dialogs.schema import Program
+from dialogs.suggest import recall
 from dialogs.ui import Action, Button, Outcome, Reply
 from dialogs.view import Joined, Part, Plain, View, msg
 from storage import repo
@@ -64,6 +66,8 @@ class Turn:
     """The active application, read with the user."""
     notices: list[View] = field(default_factory=list)
     """Said before the event's own replies (e.g. a draft carried over)."""
+    known: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """By application: the person's earlier answers to its questions (:meth:`recall`)."""
 
     # ------------------------------------------------------------------ reading
     @property
@@ -111,7 +115,19 @@ class Turn:
         return self.t("review.org.body", unit=unit.name, body=org.name) if unit else org.name
 
     def walker(self, app: Application) -> Walker:
-        return Walker(self.program(app), app.answers, app.cursor, today=self.today())
+        known = self.known.get(app.id or 0)
+        return Walker(self.program(app), app.answers, app.cursor, today=self.today(), known=known)
+
+    async def recall(self, app: Application) -> None:
+        """Read what the person answered in their other declarations (of this program in
+        another year, or of another program), newest first, so that the walker offers
+        it for the same questions of ``app`` (:func:`dialogs.suggest.recall`)."""
+        others = [
+            (program, other.answers)
+            for other in await repo.list_applications(self.session, user_id=self.user.id or 0)
+            if other.id != app.id and (program := self.desk.registry.get(other.program_id))
+        ]
+        self.known[app.id or 0] = recall(self.program(app), others) if others else {}
 
     async def active(self) -> Application | None:
         """The draft the user is filling in, if any (the user's lock covers it)."""
@@ -129,6 +145,7 @@ class Turn:
             self.user.active_application_id = None
             return None
         await self.carry_over(app)
+        await self.recall(app)
         return app
 
     async def carry_over(self, app: Application) -> None:

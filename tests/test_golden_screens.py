@@ -19,6 +19,7 @@ from dialogs.render import render
 from dialogs.ui import Action
 from dialogs.view import View
 from tests.test_engine import GROUP, LINEAR, MULTI, TYPED, TYPED_ANSWERS, Run, define
+from tests.test_suggest import EARLIER, LEADER, TEAM, KnownRun
 
 ZH = Locale("zh-CN")
 
@@ -78,6 +79,23 @@ def picker_of_one_section(tmp_path: Path) -> View:
     run = Run(define(tmp_path, LINEAR), answers, {"mode": "preview"})
     [picker] = run.press(Action.EDIT_PICK, 0, "basic").views
     return picker
+
+
+def first_team_row(tmp_path: Path) -> View:
+    run = Run(define(tmp_path, TEAM), dict(LEADER), {"mode": "ask", "q": "members"})
+    run.press(Action.ROW_ADD)
+    return run.view
+
+
+def earlier_answers_offered(tmp_path: Path) -> View:
+    known = {"leader": "王伟", "profile": "长" * 300}
+    return KnownRun(define(tmp_path, EARLIER), known).view
+
+
+def earlier_long_answer_offered(tmp_path: Path) -> View:
+    known = {"leader": "王伟", "profile": "长" * 300}
+    cursor = {"mode": "ask", "q": "profile"}
+    return KnownRun(define(tmp_path, EARLIER), known, answers={}, cursor=cursor).view
 
 
 GOLDEN: list[tuple[Callable[[Path], View], str, list[list[str]], bool]] = [
@@ -183,6 +201,28 @@ GOLDEN: list[tuple[Callable[[Path], View], str, list[list[str]], bool]] = [
             ["📝 逐项修改「基本情况」"],
             ["📋 返回预览"],
         ],
+        True,
+    ),
+    (
+        first_team_row,
+        "第 5/5 题 · 团队 · 第 1 行（第 1/5 项）\n\n【姓名】\n请直接输入文字回答。",
+        [["💡 填入负责人本人信息"], ["⬅️ 上一步"], ["💾 保存并退出"]],
+        True,
+    ),
+    (
+        earlier_answers_offered,
+        "第 1/5 题 · 基本情况\n\n【负责人姓名】\nh\n请直接输入文字回答。",
+        [["💡 沿用上次：王伟"], ["💾 保存并退出"]],
+        True,
+    ),
+    (
+        earlier_long_answer_offered,
+        "第 3/5 题 · 基本情况\n"
+        "\n"
+        "【负责人简介】\n"
+        "h\n"
+        "请输入文字，内容较长可分多条消息发送，发完后点「完成」。",
+        [["💡 沿用上次的答案（300字）"], ["⬅️ 上一步"], ["💾 保存并退出"]],
         True,
     ),
 ]

@@ -150,6 +150,8 @@ class Applicant:
             if self.paste and need >= PASTED_ROWS and len(w.rows()) < need:
                 return _paste(q, need - len(w.rows()), w.scratch)
             return Press(Action.ROW_ADD) if len(w.rows()) < need else Press(Action.DONE)
+        if w.row_fill():  # the first team row: the leader's own details, one tap
+            return Press(Action.ROW_FROM_LEADER, int(w.cur["row"]))
         target, value, _ = w.target()
         if target.type == QType.LONGTEXT:
             return self._long_text(target, "\n".join(w.scratch.get("buf") or []))

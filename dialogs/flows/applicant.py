@@ -16,11 +16,21 @@ from storage import repo
 from storage.models import Application, ApplicationStatus
 
 
+def _declared_before(turn: Turn, app: Application) -> bool:
+    """Whether ``app`` was a declaration of an earlier year that was not named, so that
+    the leader may declare for this program again this year."""
+    if app.status != ApplicationStatus.REJECTED.value or app.submitted_at is None:
+        return False
+    return turn.local(app.submitted_at, "%Y") < str(turn.today().year)
+
+
 async def open_program(turn: Turn, program: Program) -> Outcome:
     """Start or resume the user's application for ``program``."""
     app = await repo.find_open_application(
         turn.session, user_id=turn.user.id or 0, program_id=program.id
     )
+    if app is not None and _declared_before(turn, app):
+        app = None  # declaring again in a later year: a new draft (offered the old answers)
     if app is not None and not ApplicationStatus(app.status).editable:
         turn.user.active_application_id = None
         return await menus.status(turn)
@@ -34,6 +44,7 @@ async def open_program(turn: Turn, program: Program) -> Outcome:
             cursor={},
             now=turn.now,
         )
+        await turn.recall(app)
         walker = turn.walker(app)
         walker.start()
         total = len(walker.visible())
@@ -50,6 +61,7 @@ async def open_program(turn: Turn, program: Program) -> Outcome:
             intro.append(notice(late))
     else:
         await turn.carry_over(app)
+        await turn.recall(app)
         walker = turn.walker(app)
         if not app.cursor:
             walker.start()
@@ -95,7 +107,22 @@ async def button(turn: Turn, event: ButtonIn) -> Outcome:
     walker = turn.walker(app)
     if event.action is Action.TABLE_TEMPLATE:
         return await sheets.template(turn, app, walker)
+    if event.action is Action.SUGGEST:
+        await _search_suggested(turn, app, walker, event.arg)
     return await turn.apply(app, walker, walker.on_button(event.action, event.arg, event.key))
+
+
+async def _search_suggested(turn: Turn, app: Application, walker: Walker, arg: int) -> None:
+    """An organisation suggested by name (the one of an earlier declaration) is looked
+    for as if the name were typed, before the walker takes the press."""
+    if walker.mode != "ask" or walker.in_row():
+        return
+    target, _, _ = walker.target()
+    if target.type != "org":
+        return
+    options = walker.suggestions(target)
+    if 0 <= arg < len(options) and options[arg].text:
+        await orgsearch.look_up(turn, turn.program(app), target, walker, str(options[arg].text))
 
 
 async def _resume(turn: Turn, app_id: int) -> Outcome:
