@@ -18,8 +18,8 @@ from dialogs.qtypes.base import stable_key
 from dialogs.qtypes.group import asked_fields, missing_fields
 from dialogs.qtypes.sum import Sum
 from dialogs.schema import Program, Question, Section
-from dialogs.table_screens import field_order
 from dialogs.suggest import Suggestion
+from dialogs.table_screens import field_order
 from dialogs.ui import Action
 from dialogs.view import Answer, ButtonView, Joined, Msg, Part, Plain, View, msg, rows
 

@@ -243,7 +243,8 @@ def test_a_synonym_typed_picks_its_option(tmp_path: Path) -> None:
     run = Run(define(tmp_path, CHOICES))
     run.text("大专")
     assert run.answers["education"] == "college"
-    run.text("党员、群众")
+    run.text("党员、群众")  # typed options tick; 完成 stores them
+    run.press(Action.DONE)
     assert run.answers["status"] == ["cpc_member", "masses"]
 
 

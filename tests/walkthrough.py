@@ -144,12 +144,7 @@ class Applicant:
             raise StopIteration
         q = w.question()
         if q.type == QType.GROUP and not w.in_row():
-            need = max(q.min_rows or 0, 1 if q.required else 0, 1, self.rows)
-            if q.max_rows is not None:
-                need = min(need, q.max_rows)
-            if self.paste and need >= PASTED_ROWS and len(w.rows()) < need:
-                return _paste(q, need - len(w.rows()), w.scratch)
-            return Press(Action.ROW_ADD) if len(w.rows()) < need else Press(Action.DONE)
+            return self._table(q, w)
         if w.row_fill():  # the first team row: the leader's own details, one tap
             return Press(Action.ROW_FROM_LEADER, int(w.cur["row"]))
         target, value, _ = w.target()
@@ -162,6 +157,15 @@ class Applicant:
         if target.type == QType.ORG:
             return self._organisation(w.scratch)
         return _pick(target, w.scratch) or Text(text_for(target))
+
+    def _table(self, q: Question, w: Walker) -> Move:
+        """At a table's menu: paste the rows (three or more), or add them one by one."""
+        need = max(q.min_rows or 0, 1 if q.required else 0, 1, self.rows)
+        if q.max_rows is not None:
+            need = min(need, q.max_rows)
+        if self.paste and need >= PASTED_ROWS and len(w.rows()) < need:
+            return _paste(q, need - len(w.rows()), w.scratch)
+        return Press(Action.ROW_ADD) if len(w.rows()) < need else Press(Action.DONE)
 
     def _organisation(self, scratch: dict[str, Any]) -> Move:
         """Type the unit's name, then pick the first match (or keep the typed name)."""

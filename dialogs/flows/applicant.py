@@ -98,6 +98,11 @@ async def button(turn: Turn, event: ButtonIn) -> Outcome:
     app = await turn.active()
     if app is None or app.id != event.application_id or app.revision != event.revision:
         return await menus.stale(turn)
+    return await _on_draft(turn, app, event)
+
+
+async def _on_draft(turn: Turn, app: Application, event: ButtonIn) -> Outcome:
+    """A press on the draft being filled in (its revision already checked)."""
     if event.action is Action.SAVE_EXIT:
         return await menus.leave(turn)
     if event.action is Action.SUBMIT:
