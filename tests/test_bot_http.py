@@ -364,7 +364,8 @@ async def test_studiobot_run_in_another_process(
         [menu] = await api.wait_for_reply(USER, timeout=60)
         assert menu.labels == [p.button_title for p in REGISTRY]
         api.press_button(USER, 1)
-        _intro, question = await api.wait_for_reply(USER)
+        # The intro, maybe the year's deadline already passed (a real clock), the question.
+        *_intro, question = await api.wait_for_reply(USER)
         assert (question.text or "").startswith("第 1/")
     finally:
         if process.returncode is None:
