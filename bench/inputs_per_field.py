@@ -33,12 +33,12 @@ from dialogs.loader import load_registry  # noqa: E402
 from dialogs.qtypes import kind  # noqa: E402
 from dialogs.schema import Program  # noqa: E402
 from dialogs.service import Conversation  # noqa: E402
-from dialogs.ui import Action, ButtonIn, CommandIn, FileIn, Inbound, Outcome, TextIn, UserRef  # noqa: E402
+from dialogs.ui import Action, ButtonIn, CommandIn, UserRef  # noqa: E402
 from storage import repo  # noqa: E402
 from storage.db import create_engine, session_factory  # noqa: E402
 from storage.files import FileStore  # noqa: E402
 from storage.migrate import upgrade_to_head  # noqa: E402
-from tests.walkthrough import Applicant, Press, Text, Upload  # noqa: E402
+from tests.walkthrough import Applicant, event_for  # noqa: E402
 
 NOW = dt.datetime(2026, 5, 20, 2, 0, tzinfo=dt.UTC)
 
@@ -55,21 +55,6 @@ def fields_filled(program: Program, answers: dict[str, Any]) -> int:
         elif value is not None:
             count += 1
     return count
-
-
-def event_for(move: Any, last: Outcome) -> Inbound:
-    if isinstance(move, Text):
-        return TextIn(move.text)
-    if isinstance(move, Upload):
-        data = move.data
-
-        async def fetch() -> bytes:
-            return data
-
-        return FileIn("photo", move.file_name, move.mime_type, len(data), "bench", fetch)
-    assert isinstance(move, Press)
-    shown = next((r for r in reversed(last.replies) if r.buttons), last.replies[-1])
-    return ButtonIn(move.action, move.arg, shown.application_id, shown.revision, move.key)
 
 
 async def declare(conv: Conversation, program: Program, rows: int) -> tuple[int, int, int]:

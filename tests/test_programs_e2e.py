@@ -15,13 +15,13 @@ import pytest
 
 from dialogs.loader import load_registry
 from dialogs.service import Conversation
-from dialogs.ui import ButtonIn, CommandIn, FileIn, Inbound, Outcome, TextIn, UserRef
+from dialogs.ui import ButtonIn, CommandIn, Inbound, Outcome, UserRef
 from storage import repo
 from storage.db import SessionFactory
 from storage.files import FileStore
 from tests.stored import answer_history
 from tests.test_program_definitions import FORM_LABELS, GROUP_COLUMNS
-from tests.walkthrough import Applicant, Press, Text, Upload
+from tests.walkthrough import Applicant, Press, event_for
 
 NOW = dt.datetime(2026, 5, 20, 2, 0, tzinfo=dt.UTC)
 REGISTRY = load_registry()
@@ -32,20 +32,11 @@ def _conversation(sessions: SessionFactory, files: FileStore) -> Conversation:
 
 
 def _event(move: Any, last: Outcome) -> Inbound:
-    if isinstance(move, Text):
-        return TextIn(move.text)
-    if isinstance(move, Upload):
-        data = move.data
-
-        async def fetch() -> bytes:
-            return data
-
-        return FileIn("photo", move.file_name, move.mime_type, len(data), "test", fetch)
-    assert isinstance(move, Press)
-    rev = next((r for r in reversed(last.replies) if r.buttons), last.replies[-1])
-    offered = [(b.action, b.arg, b.key) for row in rev.buttons for b in row]
-    assert (move.action, move.arg, move.key) in offered, f"{move} not offered: {rev.text}"
-    return ButtonIn(move.action, move.arg, rev.application_id, rev.revision, move.key)
+    if isinstance(move, Press):
+        rev = next((r for r in reversed(last.replies) if r.buttons), last.replies[-1])
+        offered = [(b.action, b.arg, b.key) for row in rev.buttons for b in row]
+        assert (move.action, move.arg, move.key) in offered, f"{move} not offered: {rev.text}"
+    return event_for(move, last)
 
 
 async def walk(conversation: Conversation, user: UserRef, program_id: str) -> tuple[list[str], int]:

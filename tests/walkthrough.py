@@ -20,7 +20,7 @@ from dialogs.engine import Walker
 from dialogs.qtypes.base import stable_key
 from dialogs.qtypes.group import asked_fields
 from dialogs.schema import Program, QType, Question
-from dialogs.ui import Action
+from dialogs.ui import Action, ButtonIn, FileIn, Inbound, Outcome, TextIn
 
 
 @dataclass(frozen=True)
@@ -223,3 +223,19 @@ def _pick(q: Question, scratch: dict[str, Any]) -> Move | None:
     if q.type == QType.MULTICHOICE:
         return Press(Action.DONE) if scratch.get("sel") else Press(Action.TOGGLE, 0, first)
     return None
+
+
+def event_for(move: Move, last: Outcome) -> Inbound:
+    """The inbound event a move is, its buttons' state taken from the newest reply that
+    showed buttons (as a person taps the message in front of them)."""
+    if isinstance(move, Text):
+        return TextIn(move.text)
+    if isinstance(move, Upload):
+        data = move.data
+
+        async def fetch() -> bytes:
+            return data
+
+        return FileIn("photo", move.file_name, move.mime_type, len(data), "test", fetch)
+    shown = next((r for r in reversed(last.replies) if r.buttons), last.replies[-1])
+    return ButtonIn(move.action, move.arg, shown.application_id, shown.revision, move.key)
