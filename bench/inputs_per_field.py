@@ -38,7 +38,7 @@ from storage import repo  # noqa: E402
 from storage.db import create_engine, session_factory  # noqa: E402
 from storage.files import FileStore  # noqa: E402
 from storage.migrate import upgrade_to_head  # noqa: E402
-from tests.walkthrough import Applicant, event_for  # noqa: E402
+from tests.walkthrough import PASTED_ROWS, Applicant, event_for  # noqa: E402
 
 NOW = dt.datetime(2026, 5, 20, 2, 0, tzinfo=dt.UTC)
 
@@ -63,7 +63,7 @@ async def declare(conv: Conversation, program: Program, rows: int) -> tuple[int,
     await conv.handle(user, CommandIn("apply"))
     out = await conv.handle(user, ButtonIn(Action.PICK_PROGRAM, 0, 0, 0, program.id))
     inputs = 1
-    applicant = Applicant(program, NOW.date(), rows=rows, paste=True)
+    applicant = Applicant(program, NOW.date(), rows=rows, paste=True, whole=True)
     for _ in range(2000):
         async with conv.sessions() as session:
             person = await repo.get_or_create_user(
@@ -107,16 +107,18 @@ async def main(argv: list[str] | None = None) -> int:
         result = []
         for program in registry:
             row = [program.id]
-            # The smallest team each table allows (entered row by row below three rows),
-            # then a team of ``--rows`` (pasted): another person each time.
-            for rows in (0, args.rows):
+            # A team of three and a team of ``--rows`` (pasted), then the smallest team
+            # each table allows (entered row by row below three rows): another person
+            # each time.
+            for rows in (PASTED_ROWS, args.rows, 0):
                 inputs, fields, _ = await declare(conv, program, rows)
                 row += [str(inputs), str(fields), f"{inputs / fields:.2f}"]
             result.append(row)
         await engine.dispose()
     print(header("inputs per form field, from picking the program to the confirmed submission"))
-    head = ["program", "inputs", "fields", "per field"]
-    head += [f"inputs ({args.rows} rows)", "fields", "per field"]
+    head = ["program"]
+    for team in (f"{PASTED_ROWS} rows", f"{args.rows} rows", "smallest"):
+        head += [f"inputs ({team})", "fields", "per field"]
     print(table(result, head))
     return 0
 

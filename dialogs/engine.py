@@ -807,7 +807,11 @@ class Walker:
             self.show()
             return self.step
         self.cur.pop("del", None)
-        # A sheet stands on its own: its line numbers are the spreadsheet's rows.
+        # A sheet stands on its own: its line numbers are the spreadsheet's rows.  Rows
+        # pasted and still waiting give way to it, and the user is told so.
+        waiting = len(tables.Pending.of(self.scratch).rows)
+        if waiting:
+            self.step.views.append(notice(msg("table.sheet.replaces", count=waiting)))
         self.cur.pop("s", None)
         self._take_rows(q, tables.read_grid(q, grid, today=self.today, hints=hints))
         return self.step

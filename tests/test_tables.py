@@ -392,6 +392,17 @@ def test_optional_trailing_fields_may_be_left_out_and_computed_ones_are_not_aske
     assert any("table.added.left_out" in said(v) for v in step.views)
 
 
+def test_a_sheet_sent_while_pasted_rows_wait_says_it_takes_their_place(tmp_path: Path) -> None:
+    run = Run(define(tmp_path, GROUP), {}, {"mode": "ask", "q": "achievements"})
+    run.text("甲 1 1\n乙 2 2")
+    assert len(tables.Pending.of(run.cursor["s"]).rows) == 2
+    w = run.walker()
+    step = w.on_sheet([["成果名称", "创收", "节资"], ["丙", "3", "3"]], [])
+    run.answers, run.cursor = w.answers, w.cur
+    assert any("table.sheet.replaces" in said(v) for v in step.views)
+    assert [r["title"] for r in tables.Pending.of(run.cursor["s"]).rows] == ["丙"]
+
+
 def test_a_numbered_list_loses_its_numbers_and_a_line_with_too_many_cells_is_named(
     tmp_path: Path,
 ) -> None:

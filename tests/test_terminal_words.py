@@ -160,6 +160,12 @@ def test_a_button_is_also_named_by_its_own_label() -> None:
     assert squeeze("⬅️ 上一步") == "上一步"
 
 
+def test_help_names_the_words_that_can_be_typed() -> None:
+    """Typing a word is only useful to someone who knows it: /help names each one."""
+    for action in (Action.BACK, Action.SKIP, Action.DONE, Action.SAVE_EXIT, Action.SUBMIT):
+        assert any(word in ZH.t("engine.help") for word in words_of(action, ZH)), action
+
+
 # ------------------------------------------------------------------ through the dialog
 
 

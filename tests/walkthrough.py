@@ -115,6 +115,7 @@ class Applicant:
         uploads: bool = True,
         unit: str = "申报单位示例",
         paste: bool = False,
+        whole: bool = False,
     ) -> None:
         self.unit = unit
         """What is typed at the organisation question (the first match is picked)."""
@@ -126,6 +127,9 @@ class Applicant:
         self.allow_uploads = uploads
         self.paste = paste
         """Tables of three rows or more are pasted in one message and confirmed."""
+        self.whole = whole
+        """A long text is sent in one message of the length wanted (pasted from a text
+        prepared beforehand), not ``paragraphs`` at a time."""
         self.uploads = 0
         self.confirming: tuple[dict[str, Any], dict[str, Any]] | None = None
         """The state 提交 was pressed in (its confirmation is on screen)."""
@@ -178,7 +182,11 @@ class Applicant:
         want = max(q.min_chars or 0, 20, self.long_chars) + 10
         if q.max_chars:
             want = min(want, q.max_chars)
-        return Press(Action.DONE) if len(written) >= want else Text(self.message)
+        if len(written) >= want:
+            return Press(Action.DONE)
+        if self.whole:
+            return Text((LONG_PARAGRAPH * (want // len(LONG_PARAGRAPH) + 1))[:want])
+        return Text(self.message)
 
     def _upload(self, q: Question, count: int) -> Move:
         if not self.allow_uploads:
