@@ -42,6 +42,7 @@ from dialogs.notices import reply_of
 from dialogs.service import Conversation
 from dialogs.textfit import clean_text
 from dialogs.ui import (
+    Action,
     Button,
     ButtonIn,
     CommandIn,
@@ -158,10 +159,27 @@ class Terminal:
         match = BUTTON_RE.match(text)
         if match and self.last is not None and (match.group(1) or not self.last.expects_text):
             return self._press(self.last, match.group(1), match.group(2))
+        if self.last is not None and not self.last.expects_text:
+            chosen = self._by_label(self.last, text)
+            if chosen is not None:
+                return chosen
         path = path_candidate(text)
         if path is not None:
             return self._upload(path)
         return TextIn(line.rstrip("\n"))
+
+    def _by_label(self, reply: Reply, text: str) -> Inbound | None:
+        """A numbered button named in words where no text is expected: its label
+        (确认提交, 确认添加 3 行), or 提交 typed again at the confirmation that 提交
+        brought, which is what the person means."""
+        said = words.squeeze(text)
+        wanted = words.named(text, self.loc)
+        for b in numbered(reply):
+            if (said and words.squeeze(b.label) == said) or (
+                wanted is Action.SUBMIT and b.action is Action.SUBMIT_OK
+            ):
+                return ButtonIn(b.action, b.arg, reply.application_id, reply.revision, b.key)
+        return None
 
     def _press(self, reply: Reply, mark: str, number: str) -> Inbound | None:
         """Numbered button ``number`` of ``reply`` (its own buttons, navigation left

@@ -499,3 +499,16 @@ def test_the_database_is_named_without_its_password(tmp_path: Path) -> None:
     shown = database_place("postgresql+asyncpg://bot:s3cret@db:5432/studiobot")
     assert "s3cret" not in shown
     assert "db:5432/studiobot" in shown
+
+
+def test_a_button_named_in_words_where_no_text_is_asked_is_pressed() -> None:
+    """At the confirmation 提交 brings, 提交 typed again (or the button's label)
+    confirms; where a question expects text, the same words stay answers."""
+    term, _ = _terminal()
+    confirm = Button("📨 确认提交", Action.SUBMIT_OK, 7)
+    term.last = Reply(text="请确认提交", buttons=[[confirm]], application_id=3, revision=9)
+    for typed in ("提交", "确认提交", "〔确认提交〕"):
+        assert term.parse(typed + "\n") == ButtonIn(Action.SUBMIT_OK, 7, 3, 9, ""), typed
+    assert term.parse("退回\n") == TextIn("退回")
+    term.last = Reply(text="q", buttons=[[confirm]], expects_text=True)
+    assert term.parse("确认提交\n") == TextIn("确认提交")
