@@ -381,9 +381,12 @@ class Walker:
         q = self.question()
         visible = [x.id for x in self.visible()]
         n = visible.index(q.id) + 1 if q.id in visible else len(visible)
-        section = self.p.section_of(q.id).title
+        of = self.p.section_of(q.id)
+        section = of.title
         if not (kind(q).repeats and self.in_row()):
-            return screens.Place(n, len(visible), section)
+            first = next((x.id for x in self._visible_in(of)), None) == q.id
+            intro = of.help if first else None
+            return screens.Place(n, len(visible), section, intro=intro)
         fields = [f.id for f in asked_fields(q)]
         return screens.Place(
             n,

@@ -351,10 +351,24 @@ def _check_first_row(
 
 
 @dataclass(frozen=True)
+class Broken:
+    """A definition file left out of the registry, with every problem it has."""
+
+    file: str
+    problems: tuple[DefinitionProblem, ...]
+
+    @property
+    def first(self) -> DefinitionProblem:
+        return self.problems[0]
+
+
+@dataclass(frozen=True)
 class ProgramRegistry:
-    """The programs served, in a stable order (by seed document, then id)."""
+    """The programs served, in a stable order (by seed document, then id), and the
+    definition files that were left out because they do not load."""
 
     programs: dict[str, Program]
+    broken: tuple[Broken, ...] = ()
 
     def get(self, program_id: str) -> Program | None:
         return self.programs.get(program_id)
@@ -374,26 +388,26 @@ def definition_files(directory: Path) -> list[Path]:
 def load_registry(*directories: Path) -> ProgramRegistry:
     """Load every definition of the built-in folder and of any extra folders.
 
-    One broken file stops the load with all its problems: a union must not
-    serve a half-checked form.
+    A file that fails to load is left out with all its problems (``broken``) and
+    the others serve: one union's mistake must not take every program down.  A
+    half-checked form is never served.  A second file with an id already loaded
+    is left out too (the first keeps its drafts' program).
     """
     dirs = directories or (BUILTIN_DIR,)
     programs: dict[str, Program] = {}
-    problems: list[DefinitionProblem] = []
+    broken: list[Broken] = []
     for directory in dirs:
         for path in definition_files(directory):
             try:
                 program = load_program(path)
             except DefinitionError as exc:
-                problems.extend(exc.problems)
+                broken.append(Broken(str(path), tuple(exc.problems)))
                 continue
             if program.id in programs:
-                problems.append(
-                    DefinitionProblem(
-                        str(path), "id", "E066", f"program id '{program.id}' is used twice"
-                    )
+                message = f"program id '{program.id}' is used twice"
+                broken.append(
+                    Broken(str(path), (DefinitionProblem(str(path), "id", "E066", message),))
                 )
+                continue
             programs[program.id] = program
-    if problems:
-        raise DefinitionError(problems)
-    return ProgramRegistry(programs)
+    return ProgramRegistry(programs, tuple(broken))

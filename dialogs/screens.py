@@ -48,10 +48,14 @@ class Place:
     row: int | None = None
     field: int | None = None
     fields: int | None = None
+    intro: str | None = None
+    """The section's own help, said on its first question (the section begins)."""
 
     def part(self) -> Part:
         head = msg("engine.progress", n=self.n, total=self.total, section=self.section)
         if self.row is None:
+            if self.intro:
+                return Joined((head, msg("engine.section_intro", text=self.intro)))
             return head
         inside = msg("engine.row_progress", row=self.row, f=self.field, nf=self.fields)
         return Joined((head, inside), sep="engine.sep.none")

@@ -33,12 +33,26 @@ from studiobot.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def load_programs(settings: Settings) -> ProgramRegistry:
-    """The built-in programs plus those of ``STUDIOBOT_PROGRAMS_DIR``, all checked."""
+def load_programs(settings: Settings, *, quiet: bool = False) -> ProgramRegistry:
+    """The built-in programs plus those of ``STUDIOBOT_PROGRAMS_DIR``, all checked.
+
+    A file that does not load is said in one line (its file and first problem;
+    ``studiobot programs check`` gives them all) and left out; the others serve.
+    ``quiet`` for a caller that shows the broken files itself (``programs list``).
+    """
     dirs = [BUILTIN_DIR]
     if settings.programs_dir is not None:
         dirs.append(settings.programs_dir)
-    return load_registry(*dirs)
+    registry = load_registry(*dirs)
+    if not quiet:
+        for broken in registry.broken:
+            more = len(broken.problems) - 1
+            log.error(
+                "program definition left out: %s (%d more; see studiobot programs check)",
+                broken.first,
+                more,
+            )
+    return registry
 
 
 def private_dir(path: Path) -> None:
@@ -51,14 +65,19 @@ def private_dir(path: Path) -> None:
 
 
 async def build_conversation(
-    settings: Settings, *, clock: Clock = system_clock, bot_username: str | None = None
+    settings: Settings,
+    *,
+    clock: Clock = system_clock,
+    bot_username: str | None = None,
+    registry: ProgramRegistry | None = None,
 ) -> tuple[Conversation, AsyncEngine]:
     """A ready conversation service over a database brought to the newest schema.
 
     The data folder and its ``files/`` hold applicants' documents: owner-only (0700).
     ``bot_username`` (else ``STUDIOBOT_BOT_USERNAME``) makes invitation links whole.
+    ``registry``: the programs to serve instead of the configured ones (one file tried).
     """
-    registry = load_programs(settings)
+    registry = registry if registry is not None else load_programs(settings)
     private_dir(settings.data_dir)
     private_dir(settings.files_dir)
     await upgrade_to_head(settings.database_url)

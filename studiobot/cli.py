@@ -9,6 +9,7 @@ import asyncio
 import logging
 import socket
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import logsafe
 from dialogs.i18n import Locale
-from dialogs.loader import DefinitionError, load_program
+from dialogs.loader import DefinitionError, ProgramRegistry, load_program
 from storage.migrate import upgrade_to_head
 from studiobot import auditcli, remindcli, staffcli
 from studiobot.app import build_conversation, load_programs, serve_telegram
@@ -37,6 +38,11 @@ def _parser() -> argparse.ArgumentParser:
     psub.add_parser("list", help="list the programs served")
     check = psub.add_parser("check", help="check definition files")
     check.add_argument("files", nargs="+", type=Path)
+    trial = psub.add_parser(
+        "try", help="declare one definition file in this terminal, on a throw-away database"
+    )
+    trial.add_argument("file", type=Path)
+    trial.add_argument("--user", help="local user name (default: your login name)")
     db = sub.add_parser("db", help="database maintenance")
     dsub = db.add_subparsers(dest="action", required=True)
     dsub.add_parser("upgrade", help="bring the database to the newest schema")
@@ -47,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _programs_list(settings: Settings, loc: Locale) -> int:
-    registry = load_programs(settings)
+    registry = load_programs(settings, quiet=True)
     print(loc.t("cli.programs_header", count=len(registry)))
     for p in registry:
         print(
@@ -59,6 +65,18 @@ def _programs_list(settings: Settings, loc: Locale) -> int:
                 questions=len(p.questions()),
                 levels=len(p.review_chain),
                 dates=len(p.dates),
+            )
+        )
+    for broken in registry.broken:
+        first = broken.first
+        print(
+            loc.t(
+                "cli.program_broken",
+                file=broken.file,
+                field=first.field,
+                code=first.code,
+                message=first.message,
+                more=len(broken.problems) - 1,
             )
         )
     return 0
@@ -79,10 +97,12 @@ def _programs_check(files: list[Path], loc: Locale) -> int:
     return status
 
 
-async def _chat(settings: Settings, user: str | None) -> None:
+async def _chat(
+    settings: Settings, user: str | None, registry: ProgramRegistry | None = None
+) -> None:
     from studiobot.terminal import chat, main_stdin
 
-    conversation, engine = await build_conversation(settings)
+    conversation, engine = await build_conversation(settings, registry=registry)
     try:
         await chat(
             conversation,
@@ -94,6 +114,26 @@ async def _chat(settings: Settings, user: str | None) -> None:
         )
     finally:
         await engine.dispose()
+
+
+def _programs_try(args: argparse.Namespace, settings: Settings, loc: Locale) -> int:
+    """The terminal chat on one definition file alone, as an applicant meets it, with a
+    database thrown away at the end: an author sees the program before publishing it.
+    A file that does not load gets the same report as ``programs check``."""
+    status = _programs_check([args.file], loc)
+    if status:
+        return status
+    program = load_program(args.file)
+    with tempfile.TemporaryDirectory(prefix="studiobot-try-") as tmp:
+        trial = settings.model_copy(
+            update={
+                "data_dir": Path(tmp),
+                "database_url": f"sqlite+aiosqlite:///{Path(tmp) / 'try.db'}",
+            }
+        )
+        print(loc.t("cli.try_intro", id=program.id), file=sys.stderr)
+        asyncio.run(_chat(trial, args.user, ProgramRegistry({program.id: program})))
+    return 0
 
 
 def database_place(url: str) -> str:
@@ -137,6 +177,8 @@ def _setup_output(settings: Settings, command: str) -> None:
 def _programs(args: argparse.Namespace, settings: Settings, loc: Locale) -> int:
     if args.action == "list":
         return _programs_list(settings, loc)
+    if args.action == "try":
+        return _programs_try(args, settings, loc)
     return _programs_check(args.files, loc)
 
 

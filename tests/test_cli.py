@@ -65,19 +65,76 @@ def test_programs_check_names_file_field_and_code(tmp_path: Path) -> None:
     assert ".type: [E010] unknown question type 'yes-or-no'" in result.stderr
 
 
-def test_a_sixth_program_is_a_file(tmp_path: Path) -> None:
-    extra = tmp_path / "extra"
-    extra.mkdir()
+def sixth(path: Path) -> str:
+    """Write a sixth program (Dalian 000 under another id and union) to ``path``;
+    the Dalian source, for more variants."""
     source = (ROOT / "dialogs" / "programs" / "dalian-worker.yaml").read_text(encoding="utf-8")
-    (extra / "sixth-studio.yaml").write_text(
+    path.write_text(
         source.replace("id: dalian-worker", "id: sixth-studio").replace(
             "union: 大连市总工会", "union: 某某市总工会"
         ),
         encoding="utf-8",
     )
+    return source
+
+
+def test_a_sixth_program_is_a_file(tmp_path: Path) -> None:
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    sixth(extra / "sixth-studio.yaml")
     result = studiobot("programs", "list", cwd=tmp_path, env={"STUDIOBOT_PROGRAMS_DIR": str(extra)})
     assert result.returncode == 0
     assert "某某市总工会 · 职工创新工作室（岗）" in result.stdout
+
+
+def test_a_broken_sibling_file_stops_no_other_program(tmp_path: Path) -> None:
+    """The good sixth program serves and the broken seventh is named with its first
+    problem, in ``programs list`` and in one line when the chat starts."""
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    source = sixth(extra / "sixth-studio.yaml")
+    broken = extra / "seventh-studio.yaml"
+    broken.write_text(
+        source.replace("id: dalian-worker", "id: seventh-studio").replace(
+            "type: yesno", "type: yes-or-no", 1
+        ),
+        encoding="utf-8",
+    )
+    env = {"STUDIOBOT_PROGRAMS_DIR": str(extra)}
+    listed = studiobot("programs", "list", cwd=tmp_path, env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert "某某市总工会 · 职工创新工作室（岗）" in listed.stdout
+    assert "大连市总工会 · 职工创新工作室（岗）" in listed.stdout
+    [line] = [ln for ln in listed.stdout.splitlines() if str(broken) in ln]
+    assert "[E010]" in line
+    chat = studiobot("chat", "--user", "leader", cwd=tmp_path, stdin="/apply\n", env=env)
+    assert chat.returncode == 0, chat.stderr
+    assert "某某市总工会 · 职工创新工作室（岗）" in chat.stdout
+    said = [ln for ln in chat.stderr.splitlines() if str(broken) in ln]
+    assert len(said) == 1
+    assert "[E010]" in said[0]
+
+
+def test_programs_try_walks_one_file_on_a_throw_away_database(tmp_path: Path) -> None:
+    source = sixth(tmp_path / "sixth-studio.yaml")
+    result = studiobot(
+        "programs",
+        "try",
+        str(tmp_path / "sixth-studio.yaml"),
+        "--user",
+        "author",
+        cwd=tmp_path,
+        stdin="/apply\n",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "某某市总工会 · 职工创新工作室（岗）" in result.stdout
+    assert "大连市总工会 · 职工创新工作室（岗）" not in result.stdout  # that file alone
+    assert not (tmp_path / "data").exists()  # nothing kept
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(source.replace("type: yesno", "type: yes-or-no", 1), encoding="utf-8")
+    refused = studiobot("programs", "try", str(broken), cwd=tmp_path)
+    assert refused.returncode == 1
+    assert "[E010]" in refused.stderr
 
 
 def test_db_upgrade_creates_the_database(tmp_path: Path) -> None:

@@ -692,3 +692,37 @@ async def test_a_photo_that_cannot_be_downloaded_now_is_kept_by_reference(
     assert att.size == len(PNG)
     out = await send(conv, png_in(fetch=unavailable))
     assert out.replies[0].text == "这个文件已经收到过了，请发送另一张照片或另一个文件。"
+
+
+async def test_a_draft_of_a_program_left_out_is_said_kept_and_resumes_once_fixed(
+    conv: Conversation, sessions: SessionFactory, tmp_path: Path
+) -> None:
+    """A definition broken on the server: its drafts are listed as waiting for a fix,
+    nothing of them is lost, and the same draft continues once the file loads again."""
+    await start(conv)
+    await send(conv, TextIn("王伟劳模创新工作室"))
+    folder = tmp_path / "programs"
+    good = (folder / "alpha.yaml").read_text(encoding="utf-8")
+    (folder / "alpha.yaml").write_text(good.replace("type: text", "type: txt", 1), "utf-8")
+    broken = load_registry(folder)
+    assert broken.get("alpha") is None
+    assert broken.broken
+    down = Conversation(
+        registry=broken, sessions=sessions, files=FileStore(tmp_path / "files"), clock=lambda: NOW
+    )
+    out = await send(down, CommandIn("status"))
+    assert ZH.t("engine.status.unserved", n=1, program="alpha") in texts(out)
+    app = await only(sessions)
+    assert app.answers == {"name": "王伟劳模创新工作室"}
+
+    (folder / "alpha.yaml").write_text(good, "utf-8")
+    fixed = Conversation(
+        registry=load_registry(folder),
+        sessions=sessions,
+        files=FileStore(tmp_path / "files"),
+        clock=lambda: NOW,
+    )
+    out = await send(fixed, CommandIn("apply"))
+    out = await press(fixed, last(out), Action.PICK_PROGRAM, 0, key="alpha")
+    assert last(out).text.startswith("第 2/6 题")
+    assert (await only(sessions)).id == app.id

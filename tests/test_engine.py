@@ -1615,3 +1615,30 @@ def test_a_draft_saved_before_the_scratch_key_keeps_its_work_in_progress(tmp_pat
     assert ticks(run.view) == ticked("工艺改进")
     step = run.press(Action.DONE)
     assert step.events == [("fields", ["工艺改进"])]
+
+
+def test_a_section_s_help_is_said_when_the_section_begins(tmp_path: Path) -> None:
+    program = define(
+        tmp_path,
+        """
+        sections:
+          - id: basic
+            title: 基本情况
+            questions:
+              - {id: name, label: 工作室名称, type: text, help: h}
+          - id: results
+            title: 创新成果
+            help: 均填写近两年情况
+            questions:
+              - {id: count, label: 成果数, type: integer, help: h}
+              - {id: note, label: 说明, type: text, help: h}
+        """,
+    )
+    run = Run(program)
+    assert not uses(run.view, "engine.section_intro")
+    run.text("甲")
+    assert params(run.view, "engine.section_intro") == {"text": "均填写近两年情况"}
+    run.text("3")
+    assert not uses(run.view, "engine.section_intro")
+    run.press(Action.BACK)  # back at the section's start: said again
+    assert uses(run.view, "engine.section_intro")

@@ -711,10 +711,22 @@ def test_org_question_names_its_kinds(tmp_path: Path) -> None:
     assert f"{path}: sections[0].questions[0].kinds: [E046]" in refused(path)
 
 
-def test_broken_file_stops_the_registry(tmp_path: Path) -> None:
+def test_a_broken_file_is_left_out_and_the_others_serve(tmp_path: Path) -> None:
     data = minimal()
     data["sections"][0]["questions"][1]["type"] = "checkbox"
     path = write(tmp_path, data)
-    with pytest.raises(DefinitionError) as info:
-        load_registry(BUILTIN_DIR, tmp_path)
-    assert str(path) in str(info.value)
+    registry = load_registry(BUILTIN_DIR, tmp_path)
+    assert len(registry) == len(load_registry())
+    [broken] = registry.broken
+    assert broken.file == str(path)
+    assert broken.first.code == "E010"
+    assert not load_registry().broken
+
+
+def test_a_second_file_with_a_known_id_is_left_out(tmp_path: Path) -> None:
+    source = (BUILTIN_DIR / "dalian-worker.yaml").read_text(encoding="utf-8")
+    (tmp_path / "dalian-worker.yaml").write_text(source, encoding="utf-8")
+    registry = load_registry(BUILTIN_DIR, tmp_path)
+    [broken] = registry.broken
+    assert broken.first.code == "E066"
+    assert registry.get("dalian-worker") is not None

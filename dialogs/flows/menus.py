@@ -90,6 +90,9 @@ async def status(turn: Turn) -> Outcome:
     buttons: list[list[Button]] = []
     for n, app in enumerate(apps, start=1):
         if turn.desk.registry.get(app.program_id) is None:
+            # Its definition was left out at start (a broken file): the draft is kept
+            # and said, so nobody thinks it lost; it resumes once the file is fixed.
+            lines.append(turn.t("engine.status.unserved", n=n, program=app.program_id))
             continue
         lines.append(_status_line(turn, n, app))
         title = turn.program(app).button_title
