@@ -7,6 +7,7 @@ it without reading Python.  All problems of a file are reported at once.
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -369,6 +370,8 @@ class ProgramRegistry:
 
     programs: dict[str, Program]
     broken: tuple[Broken, ...] = ()
+    sources: dict[str, Path] = dataclasses.field(default_factory=dict)
+    """Each program's definition file (its printed form's template lies beside it)."""
 
     def get(self, program_id: str) -> Program | None:
         return self.programs.get(program_id)
@@ -395,6 +398,7 @@ def load_registry(*directories: Path) -> ProgramRegistry:
     """
     dirs = directories or (BUILTIN_DIR,)
     programs: dict[str, Program] = {}
+    sources: dict[str, Path] = {}
     broken: list[Broken] = []
     for directory in dirs:
         for path in definition_files(directory):
@@ -410,4 +414,5 @@ def load_registry(*directories: Path) -> ProgramRegistry:
                 )
                 continue
             programs[program.id] = program
-    return ProgramRegistry(programs, tuple(broken))
+            sources[program.id] = path
+    return ProgramRegistry(programs, tuple(broken), sources)

@@ -312,7 +312,10 @@ def preview_actions(
     edit_rows = [edit[i : i + width] for i in range(0, len(edit), width)]
     buttons = rows(
         *edit_rows,
-        [ButtonView(msg("engine.btn.submit"), Action.SUBMIT)],
+        [
+            ButtonView(msg("engine.btn.submit"), Action.SUBMIT),
+            ButtonView(msg("documents.btn.download"), Action.FORM_OWN),
+        ],
         [
             ButtonView(msg("engine.btn.back"), Action.BACK),
             ButtonView(msg("engine.btn.save_exit"), Action.SAVE_EXIT),

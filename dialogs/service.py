@@ -28,6 +28,7 @@ from dialogs.flows import (
     announcing,
     applicant,
     deadlines,
+    forms,
     menus,
     placing,
     progress,
@@ -38,7 +39,7 @@ from dialogs.flows import (
 from dialogs.i18n import Locale
 from dialogs.loader import ProgramRegistry
 from dialogs.textfit import clean_text
-from dialogs.turn import CARRY_OVER_PATH, Desk, Turn
+from dialogs.turn import CARRY_OVER_PATH, Desk, FormMaker, Turn
 from dialogs.ui import (
     ButtonIn,
     CommandIn,
@@ -93,6 +94,7 @@ class Conversation:
         zone: ZoneInfo | None = None,
         locale: str = "zh-CN",
         bot_username: str | None = None,
+        forms: FormMaker | None = None,
     ) -> None:
         self.registry = registry
         self.sessions = sessions
@@ -103,6 +105,7 @@ class Conversation:
             zone=zone or ZoneInfo("Asia/Shanghai"),
             loc=Locale(locale),
             bot_username=bot_username,
+            forms=forms,
         )
 
     @property
@@ -195,6 +198,7 @@ BUTTON_FLOWS = (
     (staff.ACTIONS, staff.button),
     (deadlines.ACTIONS, deadlines.button),
     (announcing.ACTIONS, announcing.button),
+    (forms.ACTIONS, forms.button),
 )
 """Which flow a button belongs to; every other button acts on the applicant's draft."""
 

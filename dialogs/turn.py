@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,6 +41,15 @@ SHOWN_CHARS = 60
 """A dropped answer is quoted to the user up to this many characters."""
 
 
+class FormMaker(Protocol):
+    """What makes the printed form of a declaration: (file name, bytes) for each
+    format it could make, Word first; nothing here writes to the session."""
+
+    async def __call__(
+        self, session: AsyncSession, app: Application, *, loc: Locale, today: dt.date
+    ) -> list[tuple[str, bytes]]: ...
+
+
 @dataclass(frozen=True)
 class Desk:
     """What stays the same from event to event: programs, files, zone, language."""
@@ -52,6 +61,9 @@ class Desk:
     bot_username: str | None = None
     """The bot's Telegram name, for invitation links; None where there is no such
     link (the terminal), and the bare ``/start <token>`` is given instead."""
+    forms: FormMaker | None = None
+    """Renders a declaration's printed form (Word, and PDF where it can); None where
+    the product was put together without it, and the form is said to be unavailable."""
 
 
 @dataclass

@@ -76,6 +76,8 @@ class Action(IntEnum):
     TABLE_OK = 75  # arg: how many rows were read (re-checked against what waits)
     TABLE_CANCEL = 76  # drop the rows waiting for confirmation
     TABLE_TEMPLATE = 77  # send the group's .xlsx template
+    FORM_OWN = 78  # arg: the applicant's declaration (0: the draft on screen); its form
+    REVIEW_FORM = 79  # arg: the task; the form of the declaration it decides on
     ROW_FROM_LEADER = 80  # arg: the row (the first); fills it from the leader's answers
 
 

@@ -22,6 +22,7 @@ from bot.config import TelegramConfig
 from dialogs.loader import BUILTIN_DIR, ProgramRegistry, load_registry
 from dialogs.reminding import plan_and_write
 from dialogs.service import Clock, Conversation, system_clock
+from documents import forms
 from reminders.plan import Window
 from reminders.tick import Ticker
 from storage import repo
@@ -86,10 +87,12 @@ async def build_conversation(
     async with sessions() as session, session.begin():
         # Markers of handled updates are needed only while Telegram may redeliver.
         await repo.prune_updates(session, before=clock() - repo.UPDATE_MEMORY)
+    files = FileStore(settings.files_dir)
     conversation = Conversation(
         registry=registry,
         sessions=sessions,
-        files=FileStore(settings.files_dir),
+        files=files,
+        forms=forms.maker(registry, files, settings.zone),
         clock=clock,
         zone=settings.zone,
         locale=settings.locale,

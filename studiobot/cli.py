@@ -20,8 +20,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import logsafe
 from dialogs.i18n import Locale
 from dialogs.loader import DefinitionError, ProgramRegistry, load_program
+from documents import word
 from storage.migrate import upgrade_to_head
-from studiobot import auditcli, remindcli, staffcli
+from studiobot import auditcli, formcli, remindcli, staffcli
 from studiobot.app import build_conversation, load_programs, serve_telegram
 from studiobot.settings import Settings
 
@@ -43,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     trial.add_argument("file", type=Path)
     trial.add_argument("--user", help="local user name (default: your login name)")
+    export = sub.add_parser("export", help="forms and tables for the unions' files")
+    esub = export.add_subparsers(dest="what", required=True)
+    formcli.add_parser(esub)
     db = sub.add_parser("db", help="database maintenance")
     dsub = db.add_subparsers(dest="action", required=True)
     dsub.add_parser("upgrade", help="bring the database to the newest schema")
@@ -91,6 +95,14 @@ def _programs_check(files: list[Path], loc: Locale) -> int:
             print(loc.t("cli.definition_error"), file=sys.stderr)
             for problem in exc.problems:
                 print(f"  {problem}", file=sys.stderr)
+            status = 1
+            continue
+        template = word.template_for(path)
+        unknown = word.template_problems(program, template) if template is not None else []
+        if unknown:
+            print(loc.t("cli.definition_error"), file=sys.stderr)
+            for line in unknown:
+                print(f"  {line}", file=sys.stderr)
             status = 1
             continue
         print(loc.t("cli.check_ok", file=path, id=program.id, questions=len(program.questions())))
@@ -218,6 +230,7 @@ def _run(args: argparse.Namespace, settings: Settings, loc: Locale) -> int:
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Locale], int]] = {
     "programs": _programs,
+    "export": formcli.export_form,
     "db": _db,
     "chat": _chat_command,
     "run": _run,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from dialogs.engine import Walker
-from dialogs.flows import menus, review
+from dialogs.flows import forms, menus, review
 from dialogs.render import render
 from dialogs.screens import section_page
 from dialogs.turn import Turn
@@ -104,6 +104,7 @@ async def read(turn: Turn, app: Application, section_id: str) -> Outcome:
             Button(turn.t("review.btn.next"), Action.READ_OWN, app.id or 0, sections[at + 1].id)
         )
     buttons = [nav] if nav else []
+    buttons.append([forms.own_button(turn, app)])
     buttons.append([Button(turn.t("engine.btn.menu_status"), Action.STATUS)])
     media = await review.media_of(turn, shown[section.id], version.answers)
     return Outcome(replies=[Reply(text=text.text, buttons=buttons, media=media)])
@@ -163,7 +164,7 @@ async def timeline(turn: Turn, app: Application) -> Outcome:
         buttons.append([Button(turn.t("review.btn.withdraw"), Action.WITHDRAW, app.id or 0)])
     if app.submission_no:
         read = turn.t("preview.btn.read_this")
-        buttons.append([Button(read, Action.READ_OWN, app.id or 0)])
+        buttons.append([Button(read, Action.READ_OWN, app.id or 0), forms.own_button(turn, app)])
     if ApplicationStatus(app.status).editable:
         resume = turn.t("engine.btn.resume", program=program.button_title)
         buttons.append([Button(resume, Action.RESUME, app.id or 0)])

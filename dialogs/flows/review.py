@@ -192,7 +192,8 @@ async def read(turn: Turn, task: ReviewTask, section_id: str) -> Outcome:
             Button(turn.t("review.btn.next"), Action.REVIEW_READ, task.id or 0, sections[at + 1].id)
         )
     buttons = [nav] if nav else []
-    buttons.append([Button(turn.t("review.btn.card"), Action.REVIEW_SHOW, task.id or 0)])
+    download = Button(turn.t("documents.btn.download"), Action.REVIEW_FORM, task.id or 0)
+    buttons.append([download, Button(turn.t("review.btn.card"), Action.REVIEW_SHOW, task.id or 0)])
     reply = Reply(
         text=header + "\n\n" + text,
         buttons=buttons,
