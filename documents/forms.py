@@ -172,18 +172,8 @@ async def form_docx(
     return Form(data, file_name(content, app, "docx"), "docx")
 
 
-async def form_pdf(
-    session: AsyncSession,
-    app: Application,
-    registry: ProgramRegistry,
-    *,
-    store: FileStore,
-    loc: Locale,
-    zone: ZoneInfo,
-    today: dt.date,
-) -> Form | None:
+async def form_pdf(docx: Form) -> Form | None:
     """The same form as PDF, or None where LibreOffice cannot make one (logged)."""
-    docx = await form_docx(session, app, registry, store=store, loc=loc, zone=zone, today=today)
     data = await pdf.convert(docx.data)
     if data is None:
         return None
@@ -197,10 +187,7 @@ def maker(registry: ProgramRegistry, store: FileStore, zone: ZoneInfo) -> FormMa
         session: AsyncSession, app: Application, *, loc: Locale, today: dt.date
     ) -> list[tuple[str, bytes]]:
         docx = await form_docx(session, app, registry, store=store, loc=loc, zone=zone, today=today)
-        made = [(docx.name, docx.data)]
-        converted = await pdf.convert(docx.data)
-        if converted is not None:
-            made.append((docx.name.removesuffix(".docx") + ".pdf", converted))
-        return made
+        converted = await form_pdf(docx)
+        return [(f.name, f.data) for f in (docx, converted) if f is not None]
 
     return make
