@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import socket
 import sys
@@ -19,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import logsafe
 from dialogs.i18n import Locale
 from dialogs.loader import DefinitionError, load_program
+from dialogs.reference import program_schema
 from storage.migrate import upgrade_to_head
 from studiobot import auditcli, remindcli, staffcli
 from studiobot.app import build_conversation, load_programs, serve_telegram
@@ -37,6 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     psub.add_parser("list", help="list the programs served")
     check = psub.add_parser("check", help="check definition files")
     check.add_argument("files", nargs="+", type=Path)
+    psub.add_parser(
+        "schema",
+        help="print the JSON Schema of definition files (for editors; see docs/programs.md)",
+    )
     db = sub.add_parser("db", help="database maintenance")
     dsub = db.add_subparsers(dest="action", required=True)
     dsub.add_parser("upgrade", help="bring the database to the newest schema")
@@ -137,6 +143,9 @@ def _setup_output(settings: Settings, command: str) -> None:
 def _programs(args: argparse.Namespace, settings: Settings, loc: Locale) -> int:
     if args.action == "list":
         return _programs_list(settings, loc)
+    if args.action == "schema":
+        print(json.dumps(program_schema(), ensure_ascii=False, indent=2))
+        return 0
     return _programs_check(args.files, loc)
 
 
