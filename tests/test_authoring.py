@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from pydantic import BaseModel
 
 from dialogs.loader import (
     BUILTIN_DIR,
@@ -17,6 +19,16 @@ from dialogs.loader import (
 )
 from dialogs.qtypes import names
 from dialogs.reference import COMMON_KEYS, program_schema, question_keys
+from dialogs.schema import (
+    Check,
+    Condition,
+    DateRule,
+    Program,
+    Question,
+    ReviewLevel,
+    Section,
+    Total,
+)
 from tests.test_program_definitions import minimal, write
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -215,3 +227,46 @@ def test_conditions_that_can_hold_are_not_reported(tmp_path: Path) -> None:
 def test_the_five_programs_check_clean() -> None:
     for path in definition_files(BUILTIN_DIR):
         assert load_program(path).id == path.stem
+
+
+# --- the reference page -----------------------------------------------------
+
+PAGE = ROOT / "docs" / "programs.md"
+MODELS: dict[str, type[BaseModel]] = {
+    "program": Program,
+    "section": Section,
+    "question": Question,
+    "condition": Condition,
+    "check": Check,
+    "total": Total,
+    "level": ReviewLevel,
+    "date": DateRule,
+}
+
+
+def _examples() -> list[tuple[str, str]]:
+    blocks = re.findall(r"```yaml\n(.*?)```", PAGE.read_text(encoding="utf-8"), re.S)
+    return [(block.split("\n", 1)[0].removeprefix("# ").strip(), block) for block in blocks]
+
+
+def _schema_words(schema: dict[str, Any]) -> set[str]:
+    words = set(schema["properties"])
+    for definition in schema["$defs"].values():
+        words |= set(definition.get("properties", {}))
+        words |= {str(v) for v in definition.get("enum", [])}
+    words |= set(schema["$defs"]["Question"]["properties"]["type"]["enum"])
+    words |= {str(v) for v in schema["$defs"]["DateRule"]["properties"]["audience"]["enum"]}
+    return words
+
+
+def test_the_page_documents_every_key_type_operator_and_date_kind() -> None:
+    page = PAGE.read_text(encoding="utf-8")
+    missing = sorted(w for w in _schema_words(program_schema()) if f"`{w}`" not in page)
+    assert not missing
+
+
+def test_every_example_of_the_page_validates() -> None:
+    examples = _examples()
+    assert {kind for kind, _ in examples} == set(MODELS)
+    for kind, block in examples:
+        MODELS[kind].model_validate(yaml.safe_load(block))
