@@ -79,9 +79,12 @@ def _programs_check(files: list[Path], loc: Locale) -> int:
             print(loc.t("cli.definition_error"), file=sys.stderr)
             for problem in exc.problems:
                 print(f"  {problem}", file=sys.stderr)
+            print(loc.t("authoring.problems", file=path, count=len(exc.problems)), file=sys.stderr)
             status = 1
             continue
         print(loc.t("cli.check_ok", file=path, id=program.id, questions=len(program.questions())))
+    if status:
+        print(loc.t("authoring.schema_hint"), file=sys.stderr)
     return status
 
 
