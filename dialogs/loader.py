@@ -10,14 +10,16 @@ from __future__ import annotations
 import dataclasses
 import tomllib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
 
 from dialogs.qtypes import QuestionType, registry
+from dialogs.reach import unreachable
+from dialogs.reference import COMMON_KEYS
+from dialogs.repair import Repairs, did_you_mean, validate
 from dialogs.schema import Condition, Program, Question
 from dialogs.suggest import builtin, compatible, recallable, template_refs
 
@@ -85,26 +87,32 @@ def load_program(path: Path | str) -> Program:
         raise DefinitionError(
             [DefinitionProblem(name, "(file)", "E004", "the file must hold a mapping")]
         )
-    try:
-        program = Program.model_validate(raw)
-    except ValidationError as exc:
-        problems = [
-            DefinitionProblem(
-                name, _loc(err["loc"]), "E010", err["msg"].removeprefix("Value error, ")
-            )
-            for err in exc.errors()
-        ]
-        raise DefinitionError(problems) from exc
-    problems = list(_cross_check(program, name))
-    if path.stem != program.id:
-        problems.append(
-            DefinitionProblem(
-                name, "id", "E020", f"the id '{program.id}' must match the file name '{path.stem}'"
-            )
-        )
+    found, program, repairs = validate(raw)
+    problems = [DefinitionProblem(name, *problem) for problem in found]
+    if program is not None:
+        problems += _kept(_cross_check(program, name), repairs)
+        lost = (DefinitionProblem(name, u.where, u.code, u.message) for u in unreachable(program))
+        problems += _kept(lost, repairs, whole=True)
+        if path.stem != program.id:
+            message = f"the id '{program.id}' must match the file name '{path.stem}'"
+            problems.append(DefinitionProblem(name, "id", "E020", message))
+    problems = list(dict.fromkeys(problems))
     if problems:
         raise DefinitionError(problems)
+    assert program is not None
     return program
+
+
+def _kept(
+    problems: Iterable[DefinitionProblem], repairs: Repairs, *, whole: bool = False
+) -> list[DefinitionProblem]:
+    """Problems of the definition as repaired that are new, at their paths as written."""
+    out: list[DefinitionProblem] = []
+    for problem in problems:
+        path = repairs.original(problem.field, problem.message, whole=whole)
+        if path is not None:
+            out.append(replace(problem, field=path))
+    return out
 
 
 def _dupes(ids: list[str]) -> list[str]:
@@ -124,11 +132,18 @@ def _check_question(
     units = registry()
     if q.type not in units:
         known = ", ".join(sorted(units))
-        yield DefinitionProblem(
-            file, f"{where}.type", "E010", f"unknown question type '{q.type}' (known: {known})"
-        )
+        close = did_you_mean(q.type, sorted(units))
+        message = f"unknown question type '{q.type}' (known: {known}){close}"
+        yield DefinitionProblem(file, f"{where}.type", "E010", message)
         return
     unit = units[q.type]
+    for key in sorted(q.model_fields_set - set(COMMON_KEYS) - set(unit.keys) - TYPE_CHECKED):
+        own = ", ".join(unit.keys) or "nothing more"
+        message = (
+            f"a '{q.type}' question does not read '{key}' (beyond the keys of every "
+            f"question it reads: {own}){did_you_mean(key, unit.keys)}"
+        )
+        yield DefinitionProblem(file, f"{where}.{key}", "E122", message)
     for field, code, message in unit.check(q, in_group=in_group):
         yield DefinitionProblem(file, f"{where}.{field}", code, message)
     for field, code, message in _field_fits_type(q, unit.numeric):
@@ -145,6 +160,8 @@ def _check_question(
 
 
 DATE_TYPES = ("date", "yearmonth")
+TYPE_CHECKED = frozenset({"options", "fields", "of", "kinds", "plausible", "past"})
+"""Keys a question of the wrong type already has its own problem code for."""
 
 
 def _field_fits_type(q: Question, numeric: bool) -> Iterator[tuple[str, str, str]]:
@@ -185,13 +202,23 @@ def _is(q: Question, flag: str) -> bool:
 
 
 def _check_condition(
-    cond: Condition, where: str, file: str, known: dict[str, Question]
+    cond: Condition,
+    where: str,
+    file: str,
+    known: dict[str, Question],
+    every: frozenset[str] = frozenset(),
 ) -> Iterator[DefinitionProblem]:
+    """A condition tests earlier answers with operators that fit them (``every``: the
+    ids of all questions, to tell a later question from a misspelt one)."""
     for ref in sorted(cond.fields()):
         if ref not in known:
             message = f"condition refers to '{ref}', which is not an earlier question"
+            if ref in every:
+                message += ": it is asked later, and a condition tests answers already given"
+            else:
+                message += did_you_mean(ref, list(known))
             yield DefinitionProblem(file, where, "E050", message)
-    if cond.field is not None and cond.field in known:
+    if cond.field is not None and cond.field in known and known[cond.field].type in registry():
         q = known[cond.field]
         for op in cond.operators():
             for code, message in _operator_problems(cond, op, q):
@@ -202,7 +229,7 @@ def _check_condition(
         *([(f"{where}.not", cond.not_)] if cond.not_ is not None else []),
     ]
     for sub_where, sub in subs:
-        yield from _check_condition(sub, sub_where, file, known)
+        yield from _check_condition(sub, sub_where, file, known, every)
 
 
 def _operator_problems(cond: Condition, op: str, q: Question) -> Iterator[tuple[str, str]]:
@@ -239,11 +266,13 @@ def _cross_check(p: Program, file: str) -> Iterator[DefinitionProblem]:
         for dup in _dupes(ids):
             yield DefinitionProblem(file, where, code, f"duplicate {what} '{dup}'")
     known: dict[str, Question] = {}
+    every = frozenset(q.id for _, q in p.questions())
     for si, section in enumerate(p.sections):
         if section.when is not None:
-            yield from _check_condition(section.when, f"sections[{si}].when", file, known)
+            where = f"sections[{si}].when"
+            yield from _check_condition(section.when, where, file, known, every)
         for qi, q in enumerate(section.questions):
-            yield from _check_in_order(q, f"sections[{si}].questions[{qi}]", file, known)
+            yield from _check_in_order(q, f"sections[{si}].questions[{qi}]", file, known, every)
             known[q.id] = q
     for ci, check in enumerate(p.checks):
         yield from _check_condition(check.when, f"checks[{ci}].when", file, known)
@@ -283,12 +312,12 @@ def _check_chain(p: Program, file: str, known: dict[str, Question]) -> Iterator[
 
 
 def _check_in_order(
-    q: Question, where: str, file: str, known: dict[str, Question]
+    q: Question, where: str, file: str, known: dict[str, Question], every: frozenset[str]
 ) -> Iterator[DefinitionProblem]:
     """A question, and what it refers to among the questions before it (``known``)."""
     yield from _check_question(q, where, file, False)
     if q.when is not None:
-        yield from _check_condition(q.when, f"{where}.when", file, known)
+        yield from _check_condition(q.when, f"{where}.when", file, known, every)
     yield from _check_templates(q, where, file, known)
     for fi, column in enumerate(q.fields or []):
         yield from _check_templates(column, f"{where}.fields[{fi}]", file, known)

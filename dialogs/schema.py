@@ -25,7 +25,7 @@ PROGRAM_ID_PATTERN = r"^[a-z][a-z0-9-]{1,23}$"
 class Strict(BaseModel):
     """Base for definition models: unknown keys are refused, values are frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class QType(StrEnum):
@@ -125,7 +125,9 @@ class Condition(Strict):
     any: list[Condition] | None = None
     not_: Condition | None = Field(default=None, alias="not")
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, use_attribute_docstrings=True
+    )
 
     OPERATORS: ClassVar[tuple[str, ...]] = (
         "eq",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import socket
 import sys
@@ -20,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import logsafe
 from dialogs.i18n import Locale
 from dialogs.loader import DefinitionError, ProgramRegistry, load_program
+from dialogs.reference import program_schema
 from documents import word
 from storage.migrate import upgrade_to_head
 from studiobot import auditcli, formcli, remindcli, staffcli
@@ -39,6 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     psub.add_parser("list", help="list the programs served")
     check = psub.add_parser("check", help="check definition files")
     check.add_argument("files", nargs="+", type=Path)
+    psub.add_parser(
+        "schema",
+        help="print the JSON Schema of definition files (for editors; see docs/programs.md)",
+    )
     trial = psub.add_parser(
         "try", help="declare one definition file in this terminal, on a throw-away database"
     )
@@ -95,6 +101,7 @@ def _programs_check(files: list[Path], loc: Locale) -> int:
             print(loc.t("cli.definition_error"), file=sys.stderr)
             for problem in exc.problems:
                 print(f"  {problem}", file=sys.stderr)
+            print(loc.t("authoring.problems", file=path, count=len(exc.problems)), file=sys.stderr)
             status = 1
             continue
         template = word.template_for(path)
@@ -106,6 +113,8 @@ def _programs_check(files: list[Path], loc: Locale) -> int:
             status = 1
             continue
         print(loc.t("cli.check_ok", file=path, id=program.id, questions=len(program.questions())))
+    if status:
+        print(loc.t("authoring.schema_hint"), file=sys.stderr)
     return status
 
 
@@ -191,6 +200,9 @@ def _programs(args: argparse.Namespace, settings: Settings, loc: Locale) -> int:
         return _programs_list(settings, loc)
     if args.action == "try":
         return _programs_try(args, settings, loc)
+    if args.action == "schema":
+        print(json.dumps(program_schema(), ensure_ascii=False, indent=2))
+        return 0
     return _programs_check(args.files, loc)
 
 

@@ -623,8 +623,9 @@ def test_unknown_condition_operator(tmp_path: Path) -> None:
     path = write(tmp_path, data)
     message = refused(path)
     assert str(path) in message
-    assert "sections[0].questions[1].when" in message
-    assert "[E010]" in message
+    assert "sections[0].questions[1].when.equals" in message
+    assert "[E121]" in message
+    assert "eq, ne" in message  # the operators are listed
 
 
 def test_choice_without_options(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, ClassVar
 
 from dialogs.i18n import Locale
 from dialogs.qtypes._parsing import dec_str, to_decimal
@@ -38,6 +38,7 @@ class Amount(QuestionType):
     """A number with an optional unit and bounds."""
 
     numeric = True
+    keys: ClassVar[tuple[str, ...]] = ("min", "max", "unit", "plausible")
     default_plausible: tuple[Decimal, Decimal] | None = None
     """The usual range when the definition gives none (None: any number is usual)."""
 

@@ -39,6 +39,7 @@ class OptionType(QuestionType):
     """A question answered by picking among the definition's options."""
 
     action: Action = Action.CHOOSE
+    keys = ("options",)
 
     def option_buttons(self, q: Question, label: list[Part]) -> list[list[ButtonView]]:
         options = q.options or []

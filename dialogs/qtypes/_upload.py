@@ -135,6 +135,7 @@ class Upload(QuestionType):
 
     typed = False
     upload = True
+    keys = ("min_files", "max_files", "max_size_mb", "accept")
 
     def on_text(
         self, q: Question, text: str, value: Any, scratch: dict[str, Any], *, today: Any

@@ -92,6 +92,10 @@ class QuestionType:
     upload: ClassVar[bool] = False
     repeats: ClassVar[bool] = False
     """A repeating group of rows, walked by the engine field by field."""
+    keys: ClassVar[tuple[str, ...]] = ()
+    """The definition keys this type reads beyond those every question has (``id``,
+    ``label``, ``type``, ``help``, ``required``, ``when``, ``example``, ``suggest``,
+    ``same_as``): the JSON Schema of definitions offers these for the type."""
 
     # ----------------------------------------------------------- answering
     def parse(self, q: Question, text: str, *, today: dt.date) -> JSONValue:

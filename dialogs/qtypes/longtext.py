@@ -36,6 +36,7 @@ def _done_clear() -> list[ButtonView]:
 
 class LongText(QuestionType):
     name = "longtext"
+    keys = ("min_chars", "max_chars")
 
     def parse(self, q: Question, text: str, *, today: dt.date) -> JSONValue:
         return parse_text(q, text)

@@ -48,6 +48,7 @@ def placed(value: Any) -> str | None:
 
 class Org(QuestionType):
     name = "org"
+    keys = ("kinds",)
 
     def on_text(
         self, q: Question, text: str, value: Any, scratch: dict[str, Any], *, today: dt.date

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, ClassVar
 
 from dialogs.i18n import Locale
 from dialogs.qtypes._numbers import Amount
@@ -17,6 +17,7 @@ class Sum(Amount):
     name = "sum"
     asked = False
     typed = False
+    keys: ClassVar[tuple[str, ...]] = (*Amount.keys, "of")
 
     def unit(self, q: Question, loc: Locale) -> str:
         return q.unit or loc.t("validation.money_unit")

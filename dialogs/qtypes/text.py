@@ -12,6 +12,7 @@ from dialogs.schema import Question
 
 class Text(QuestionType):
     name = "text"
+    keys = ("min_chars", "max_chars")
 
     def parse(self, q: Question, text: str, *, today: dt.date) -> JSONValue:
         return parse_text(q, text)
