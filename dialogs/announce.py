@@ -342,7 +342,8 @@ async def tell_applicant(
         params["next_level"] = program.review_chain[app.review_level].reviewer
     if moved.outcome == "returned":
         buttons.insert(0, [Button(turn.t("review.btn.revise"), Action.RESUME, app.id or 0)])
-    if moved.outcome == "named":
+    if moved.outcome == "named":  # the final form, every level's opinion in its box
+        buttons.append([Button(turn.t("documents.btn.final"), Action.FORM_OWN, app.id or 0)])
         params["name"] = app.named_as or ""
         naming = program.naming
         params["naming"] = (

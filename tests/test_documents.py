@@ -37,6 +37,7 @@ from tests.test_review_chain import (
     REGISTRY,
     Clock,
     declare,
+    notes,
     pass_level,
     press,
     reviewer,
@@ -203,6 +204,9 @@ async def test_the_bot_sends_the_form_to_its_applicant_and_reviewers_only(
     conv: Conversation,
 ) -> None:
     leader, app_id = await named(conv, "dalian-worker")
+    told = await notes(conv, leader)
+    final = press(told[-1], Action.FORM_OWN)  # the naming notice offers the final form
+    assert final.arg == app_id
     out = await conv.handle(leader, CommandIn("status"))
     out = await conv.handle(leader, press(out.replies[0], Action.TIMELINE))
     out = await conv.handle(leader, press(out.replies[0], Action.FORM_OWN))
