@@ -134,12 +134,7 @@ class Applicant:
     def next_move(self, answers: dict[str, Any], cursor: dict[str, Any]) -> Move:
         w = Walker(self.program, answers, cursor, today=self.today)
         if w.mode == "preview":
-            # 提交 asks for a confirmation, which changes nothing stored: pressed
-            # again in the same state, the person confirms.
-            state = copy.deepcopy((answers, cursor))
-            confirm = self.confirming == state
-            self.confirming = None if confirm else state
-            return Press(Action.SUBMIT_OK if confirm else Action.SUBMIT)
+            return self._at_preview(w, answers, cursor)
         self.confirming = None
         if w.mode == "done":
             raise StopIteration
@@ -160,6 +155,21 @@ class Applicant:
         if target.type == QType.YESNO and not w.in_row():
             return Press(Action.CHOOSE, self._yes_or_no(target, answers))
         return _pick(target, w.scratch) or Text(text_for(target))
+
+    def _at_preview(self, w: Walker, answers: dict[str, Any], cursor: dict[str, Any]) -> Move:
+        """提交, then 确认提交; where a rule of the seed forbids submitting, the answer it
+        names is opened instead (then answered as any other, e.g. the studio's name
+        suggested again)."""
+        blocked = w.blocked()
+        if blocked:
+            self.confirming = None
+            return Press(Action.EDIT_ANSWER, 0, stable_key(blocked[0].question.id))
+        # 提交 asks for a confirmation, which changes nothing stored: pressed
+        # again in the same state, the person confirms.
+        state = copy.deepcopy((answers, cursor))
+        confirm = self.confirming == state
+        self.confirming = None if confirm else state
+        return Press(Action.SUBMIT_OK if confirm else Action.SUBMIT)
 
     def _yes_or_no(self, q: Question, answers: dict[str, Any]) -> int:
         """是, unless 是 breaks a rule that forbids submitting (Yangpu's 往年已命名)."""
