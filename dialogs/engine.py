@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dialogs import screens, table_screens, tables, totals
+from dialogs import rules, screens, table_screens, tables, totals
 from dialogs.conditions import evaluate
 from dialogs.qtypes import kind
 from dialogs.qtypes._upload import accepts_mime, size_limit_mb
@@ -472,7 +472,9 @@ class Walker:
 
     def preview(self) -> View:
         shown = self.shown()
-        return screens.preview(self.p, shown, self.answers, self.warnings(), self.problems())
+        return screens.preview(
+            self.p, shown, self.answers, self.warnings(), self.problems(), self.blocked()
+        )
 
     def numbered(self) -> list[tuple[int, Question]]:
         """The visible questions with the numbers the preview shows them under."""
@@ -480,7 +482,9 @@ class Walker:
 
     def preview_actions(self) -> View:
         shown = {s.id: self._visible_in(s) for s in self.p.sections}
-        return screens.preview_actions(self.p, shown, self.warnings(), self.problems())
+        return screens.preview_actions(
+            self.p, shown, self.warnings(), self.problems(), self.blocked()
+        )
 
     def show(self) -> None:
         self.step.views.extend(self.views())
@@ -1050,7 +1054,11 @@ class Walker:
     def question_problems(self, n: int, q: Question) -> list[Msg]:
         """What keeps question number ``n`` from being complete."""
         label = msg("engine.numbered", n=n, text=q.label)
-        return kind(q).problems(q, self.answers.get(q.id), label)
+        value = self.answers.get(q.id)
+        return [
+            *kind(q).problems(q, value, label),
+            *rules.year_problems(q, value, label, self.today),
+        ]
 
     def problems(self) -> list[Msg]:
         """Why the application cannot be submitted yet (empty when it can)."""
@@ -1062,8 +1070,15 @@ class Walker:
         ] + list(totals.problems(self.p, self.answers, {q.id for q in visible}))
 
     def warnings(self) -> list[tuple[str, str]]:
-        """Eligibility warnings (message, cited clause) that the answers raise."""
-        return [(c.message, c.cite) for c in self.p.checks if evaluate(c.when, self.answers)]
+        """Eligibility warnings (message, cited clause) that the answers raise: the rules
+        the seed advises, which do not keep the declaration from being submitted."""
+        return rules.warnings(self.p, self.answers)
+
+    def blocked(self) -> list[rules.Blocked]:
+        """The rules the seed sets that the answers break: until the answer each names
+        is changed, the declaration cannot be submitted (checked again on submit, so a
+        stale 提交 is refused too)."""
+        return rules.blocked(self.p, self.answers, self.numbered())
 
     def first_problem_section(self) -> Section | None:
         """The section holding the first unfinished question."""
@@ -1078,9 +1093,10 @@ class Walker:
     def submit(self) -> bool:
         """Finish the application if nothing is missing; otherwise say what is."""
         problems = self.problems()
-        if problems:
+        blocked = self.blocked()
+        if problems or blocked:
             self.step.views.append(
-                screens.refused_submission(problems, self.first_problem_section())
+                screens.refused_submission(problems, self.first_problem_section(), blocked)
             )
             return False
         self._move(mode="done")

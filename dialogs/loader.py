@@ -20,7 +20,7 @@ from dialogs.qtypes import QuestionType, registry
 from dialogs.reach import unreachable
 from dialogs.reference import COMMON_KEYS
 from dialogs.repair import Repairs, did_you_mean, validate
-from dialogs.schema import Condition, Program, Question
+from dialogs.schema import Check, Condition, Program, Question
 from dialogs.suggest import builtin, compatible, recallable, template_refs
 
 BUILTIN_DIR = Path(__file__).parent / "programs"
@@ -254,6 +254,37 @@ def _not_an_option(value: Any, q: Question) -> str:
     return f"'{value}' is not an option id of '{q.id}'"
 
 
+def _check_fix(
+    check: Check, where: str, file: str, known: dict[str, Question]
+) -> Iterator[DefinitionProblem]:
+    """A rule says which answer to change: a question of the form (a blocking rule's
+    refusal opens it for editing)."""
+    target = check.fix_field
+    if check.fix is not None and check.fix not in known:
+        message = f"'{check.fix}' is not a question of this program"
+        yield DefinitionProblem(file, f"{where}.fix", "E100", message)
+    elif check.blocks and target is None:
+        message = "a blocking check needs 'fix': the question whose answer to change"
+        yield DefinitionProblem(file, f"{where}.fix", "E101", message)
+
+
+def _check_row_years(q: Question, where: str, file: str) -> Iterator[DefinitionProblem]:
+    """``row_years`` names an integer column of its table, which holds at most a row a year."""
+    if q.row_years is None:
+        return
+    if q.type != "group":
+        message = f"row_years is for tables, and '{q.id}' is a '{q.type}'"
+        yield DefinitionProblem(file, f"{where}.row_years", "E102", message)
+        return
+    column = next((f for f in q.fields or [] if f.id == q.row_years.field), None)
+    if column is None or column.type != "integer":
+        message = f"'{q.row_years.field}' is not an integer column of '{q.id}'"
+        yield DefinitionProblem(file, f"{where}.row_years.field", "E103", message)
+    if q.max_rows is not None and q.max_rows < q.row_years.count:
+        message = f"max_rows {q.max_rows} leaves no room for {q.row_years.count} years"
+        yield DefinitionProblem(file, f"{where}.row_years.count", "E104", message)
+
+
 def _cross_check(p: Program, file: str) -> Iterator[DefinitionProblem]:
     for where, code, what, ids in (
         ("sections", "E060", "section id", [s.id for s in p.sections]),
@@ -273,9 +304,11 @@ def _cross_check(p: Program, file: str) -> Iterator[DefinitionProblem]:
             yield from _check_condition(section.when, where, file, known, every)
         for qi, q in enumerate(section.questions):
             yield from _check_in_order(q, f"sections[{si}].questions[{qi}]", file, known, every)
+            yield from _check_row_years(q, f"sections[{si}].questions[{qi}]", file)
             known[q.id] = q
     for ci, check in enumerate(p.checks):
         yield from _check_condition(check.when, f"checks[{ci}].when", file, known)
+        yield from _check_fix(check, f"checks[{ci}]", file, known)
     yield from _check_totals(p, file, known)
     if p.studio_name is not None:
         target = known.get(p.studio_name.field)

@@ -149,6 +149,16 @@ class Condition(Strict):
         """Names of the field operators this condition sets."""
         return [op for op in self.OPERATORS if op in self.model_fields_set]
 
+    def first_field(self) -> str | None:
+        """The first question this condition tests (depth first)."""
+        if self.field is not None:
+            return self.field
+        for sub in [*(self.all or []), *(self.any or []), *([self.not_] if self.not_ else [])]:
+            found = sub.first_field()
+            if found is not None:
+                return found
+        return None
+
     @model_validator(mode="after")
     def _one_form(self) -> Condition:
         combos = [k for k in ("all", "any", "not_") if getattr(self, k) is not None]
@@ -185,6 +195,14 @@ class Condition(Strict):
         if self.not_ is not None:
             out |= self.not_.fields()
         return out
+
+
+class RowYears(Strict):
+    """A table of one row per year: ``count`` years before the declaration's year, in
+    the integer column ``field``.  「近两年」 is those two years, each once, not any two."""
+
+    field: Annotated[str, Field(pattern=ID_PATTERN)]
+    count: int = Field(ge=1, le=10)
 
 
 class Question(Strict):
@@ -231,6 +249,9 @@ class Question(Strict):
     # question's type writes it, "{year}" / "{year-1}" / "{year-2}" this year and the
     # years before it
     suggest: list[str] | None = None
+    # group: one row for each of the years before the declaration's year (CCCC's
+    # 「近两年」 tables: declaring in 2026, the rows are 2024 and 2025)
+    row_years: RowYears | None = None
     # group: the columns of the first row that the leader's own earlier answers fill
     # with one button (column id: earlier top-level question id)
     first_row_from: dict[str, str] | None = None
@@ -281,12 +302,26 @@ class Section(Strict):
 
 
 class Check(Strict):
-    """An eligibility warning: shown before submission when ``when`` holds."""
+    """An eligibility rule, raised before submission when ``when`` holds.
+
+    Where the seed forbids (「往年已命名的工作室不再重复申报」, a team of at least
+    three) the rule ``blocks``: the declaration stays a draft until the answer
+    ``fix`` names is changed.  Where it only advises (「一般不少于20平方米」,
+    「30人左右」) it is a warning shown with its clause, and submission goes on.
+    ``fix`` defaults to the first question the condition tests.
+    """
 
     id: Annotated[str, Field(pattern=ID_PATTERN)]
     when: Condition
     message: Annotated[str, Field(min_length=1)]
     cite: Annotated[str, Field(min_length=1)]
+    blocks: bool = False
+    fix: str | None = None
+
+    @property
+    def fix_field(self) -> str | None:
+        """The question whose answer to change to lift the rule."""
+        return self.fix if self.fix is not None else self.when.first_field()
 
 
 class Acts(Strict):

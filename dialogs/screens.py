@@ -17,6 +17,7 @@ from dialogs.qtypes._upload import need_phrase
 from dialogs.qtypes.base import stable_key
 from dialogs.qtypes.group import asked_fields, missing_fields
 from dialogs.qtypes.sum import Sum
+from dialogs.rules import Blocked
 from dialogs.schema import Program, Question, Section
 from dialogs.suggest import Suggestion
 from dialogs.table_screens import field_order
@@ -245,6 +246,7 @@ def preview(
     answers: dict[str, Any],
     warnings: list[tuple[str, str]],
     problems: list[Msg],
+    blocked: Sequence[Blocked] = (),
 ) -> View:
     """The whole application by section, every answer whole and numbered as the
     questions are (so a long text can be proofread, and a number typed opens its
@@ -265,7 +267,7 @@ def preview(
             n += 1
             lines += _answer_lines(q, answers.get(q.id), clip=None, n=n)
     lines.append(Plain(""))
-    tail = preview_actions(program, shown, warnings, problems)
+    tail = preview_actions(program, shown, warnings, problems, blocked)
     return View(
         lines=(*lines, *tail.lines), buttons=tail.buttons, expects_text=True, kind="preview"
     )
@@ -293,10 +295,13 @@ def preview_actions(
     shown: dict[str, list[Question]],
     warnings: list[tuple[str, str]],
     problems: list[Msg],
+    blocked: Sequence[Blocked] = (),
 ) -> View:
-    """The end of the preview alone: warnings, what is missing, and the buttons (what a
-    user who typed instead of tapping needs, without every answer again)."""
-    lines: list[Part] = []
+    """The end of the preview alone: warnings, what is missing, the rules that keep it
+    from being submitted (each with a button opening the answer to change), and the
+    buttons (what a user who typed instead of tapping needs, without every answer
+    again)."""
+    lines: list[Part] = list(_blocked_lines(blocked))
     if warnings:
         lines.append(msg("engine.preview.warnings_title"))
         lines += [msg("engine.preview.warning", message=m, cite=c) for m, c in warnings]
@@ -305,12 +310,13 @@ def preview_actions(
         lines += [msg("engine.bullet", text=p) for p in problems[:MAX_PROBLEMS_SHOWN]]
         if len(problems) > MAX_PROBLEMS_SHOWN:
             lines.append(msg("engine.preview.more", count=len(problems) - MAX_PROBLEMS_SHOWN))
-    else:
+    elif not blocked:
         lines.append(msg("engine.preview.ready"))
     edit = [_pick_button(s) for s in program.sections if shown.get(s.id)]
     width = 1 if any(len(s.title) > 10 for s in program.sections) else 2
     edit_rows = [edit[i : i + width] for i in range(0, len(edit), width)]
     buttons = rows(
+        *_fix_rows(blocked),
         *edit_rows,
         [
             ButtonView(msg("engine.btn.submit"), Action.SUBMIT),
@@ -398,12 +404,36 @@ def _edit_button(section: Section) -> ButtonView:
     )
 
 
-def refused_submission(problems: list[Msg], first: Section | None) -> View:
-    """Why submission was refused, with a button to the first unfinished section."""
-    lines: list[Part] = [msg("engine.submit.refused", count=len(problems))]
-    lines += [msg("engine.bullet", text=p) for p in problems[:30]]
-    buttons = rows([_edit_button(first)]) if first is not None else ()
+def refused_submission(
+    problems: list[Msg], first: Section | None, blocked: Sequence[Blocked] = ()
+) -> View:
+    """Why submission was refused: the rules broken, each with a button opening the
+    answer to change, and what is missing, with a button to the first unfinished
+    section."""
+    lines: list[Part] = list(_blocked_lines(blocked))
+    if problems:
+        lines.append(msg("engine.submit.refused", count=len(problems)))
+        lines += [msg("engine.bullet", text=p) for p in problems[:30]]
+    edit = [[_edit_button(first)]] if first is not None else []
+    buttons = rows(*_fix_rows(blocked), *edit)
     return View(lines=tuple(lines), buttons=buttons, kind="problems")
+
+
+def _blocked_lines(blocked: Sequence[Blocked]) -> list[Part]:
+    if not blocked:
+        return []
+    return [msg("rules.blocked_title", count=len(blocked)), *(b.line() for b in blocked)]
+
+
+def _fix_rows(blocked: Sequence[Blocked]) -> list[list[ButtonView]]:
+    """One button per answer to change (two rules on one answer: one button)."""
+    seen: set[str] = set()
+    out: list[list[ButtonView]] = []
+    for b in blocked:
+        if b.question.id not in seen:
+            seen.add(b.question.id)
+            out.append([b.button()])
+    return out
 
 
 __all__ = [

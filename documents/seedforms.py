@@ -206,7 +206,7 @@ def dalian_model() -> Form:
         ("面积", 1),
         (a("area"), 1),
         ("配套资金", 1),
-        (a("funds"), 1),
+        (a("funds_amount"), 1),
     )
     form.row(("工作设备清单", 1), (a("equipment"), 6))
     form.row(("工作室参与人员情况：", 7))

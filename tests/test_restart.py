@@ -122,8 +122,11 @@ async def test_sigkill_mid_dialog_then_finish(
         final = await application(reader, USER, PROGRAM)
         assert final is not None
         assert final.status == "submitted"
+        # A table still being filled in (a row in progress) goes on growing after the kill.
+        in_progress = before.cursor.get("q")
         for key, value in before.answers.items():
-            assert final.answers[key] == value
+            if key != in_progress:
+                assert final.answers[key] == value
         assert api.unanswered_callbacks() == []
     finally:
         await bot.stop()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dialogs import tables
+from dialogs.conditions import evaluate
 from dialogs.engine import Walker
 from dialogs.qtypes.base import stable_key
 from dialogs.qtypes.group import asked_fields
@@ -137,12 +138,7 @@ class Applicant:
     def next_move(self, answers: dict[str, Any], cursor: dict[str, Any]) -> Move:
         w = Walker(self.program, answers, cursor, today=self.today)
         if w.mode == "preview":
-            # 提交 asks for a confirmation, which changes nothing stored: pressed
-            # again in the same state, the person confirms.
-            state = copy.deepcopy((answers, cursor))
-            confirm = self.confirming == state
-            self.confirming = None if confirm else state
-            return Press(Action.SUBMIT_OK if confirm else Action.SUBMIT)
+            return self._at_preview(w, answers, cursor)
         self.confirming = None
         if w.mode == "done":
             raise StopIteration
@@ -160,11 +156,44 @@ class Applicant:
             return self._upload(target, len(value or []))
         if target.type == QType.ORG:
             return self._organisation(w.scratch)
+        if target.type == QType.YESNO and not w.in_row():
+            return Press(Action.CHOOSE, self._yes_or_no(target, answers))
         return _pick(target, w.scratch) or Text(text_for(target))
+
+    def _at_preview(self, w: Walker, answers: dict[str, Any], cursor: dict[str, Any]) -> Move:
+        """提交, then 确认提交; where a rule of the seed forbids submitting, the answer it
+        names is opened instead (then answered as any other, e.g. the studio's name
+        suggested again)."""
+        blocked = w.blocked()
+        if blocked:
+            self.confirming = None
+            return Press(Action.EDIT_ANSWER, 0, stable_key(blocked[0].question.id))
+        # 提交 asks for a confirmation, which changes nothing stored: pressed
+        # again in the same state, the person confirms.
+        state = copy.deepcopy((answers, cursor))
+        confirm = self.confirming == state
+        self.confirming = None if confirm else state
+        return Press(Action.SUBMIT_OK if confirm else Action.SUBMIT)
+
+    def _yes_or_no(self, q: Question, answers: dict[str, Any]) -> int:
+        """是, unless 是 breaks a rule that forbids submitting (Yangpu's 往年已命名)."""
+        said_yes = {**answers, q.id: True}
+        for check in self.program.checks:
+            if check.blocks and q.id in check.when.fields() and evaluate(check.when, said_yes):
+                return 0
+        return 1
+
+    def _rows_needed(self, q: Question) -> int:
+        """The fewest rows a rule that forbids submitting accepts (a team of three)."""
+        least = 0
+        for check in self.program.checks:
+            if check.blocks and check.when.field == q.id and check.when.rows_lt is not None:
+                least = max(least, check.when.rows_lt)
+        return least
 
     def _table(self, q: Question, w: Walker) -> Move:
         """At a table's menu: paste the rows (three or more), or add them one by one."""
-        need = max(q.min_rows or 0, 1 if q.required else 0, 1, self.rows)
+        need = max(q.min_rows or 0, 1 if q.required else 0, 1, self.rows, self._rows_needed(q))
         if q.max_rows is not None:
             need = min(need, q.max_rows)
         if self.paste and need >= PASTED_ROWS and len(w.rows()) < need:

@@ -209,13 +209,13 @@ def _not_here(walker: Walker, action: Action) -> str:
 
 
 async def confirm_submit(turn: Turn, app: Application) -> Outcome:
-    """提交 pressed: what is missing if anything is; else which program goes to whom,
-    with 确认提交 and 返回 (only the confirmation submits).  Nothing changes, so the
-    preview's buttons stay good."""
+    """提交 pressed: what is missing or which rule forbids it, if anything; else which
+    program goes to whom, with 确认提交 and 返回 (only the confirmation submits).
+    Nothing changes, so the preview's buttons stay good."""
     program = turn.program(app)
     walker = turn.walker(app)
-    if walker.problems():
-        walker.submit()  # says what is missing
+    if walker.problems() or walker.blocked():
+        walker.submit()  # says what is missing, or which rule forbids it
         return await turn.apply(app, walker, walker.step)
     levels = turn.t("engine.sep.chain").join(lv.reviewer for lv in program.review_chain)
     title = msg(

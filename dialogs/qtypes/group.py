@@ -27,7 +27,7 @@ class Group(QuestionType):
     name = "group"
     typed = False
     repeats = True
-    keys = ("fields", "min_rows", "max_rows", "first_row_from")
+    keys = ("fields", "min_rows", "max_rows", "first_row_from", "row_years")
 
     def format(self, q: Question, value: Any, *, loc: Locale, date_style: str) -> str:
         raise ValueError(f"group '{q.id}' is formatted row by row, field by field")
