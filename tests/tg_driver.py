@@ -8,15 +8,22 @@ buttons pressed are those of the bot's real messages.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from sqlmodel import select
 
+from bot.app import create_bot, create_dispatcher, poll
 from bot.callbacks import DialogCallback
+from bot.config import TelegramConfig
 from dialogs.loader import ProgramRegistry
+from dialogs.service import Conversation
 from storage.db import SessionFactory
+from storage.files import FileStore
 from storage.models import Application, ChannelIdentity
-from tests.fakebotapi import FakeBotAPI, SentMessage
+from tests.fakebotapi import DEFAULT_TOKEN, FakeBotAPI, SentMessage
 from tests.walkthrough import Applicant, Move, Press, Text, Upload
 
 
@@ -69,11 +76,40 @@ async def send_move(api: FakeBotAPI, user_id: int, move: Move) -> None:
     """Deliver one move as a Telegram update."""
     if isinstance(move, Text):
         api.send_text(user_id, move.text)
-    elif isinstance(move, Upload):
+    elif isinstance(move, Upload) and move.mime_type.startswith("image/"):
         api.send_photo(user_id, move.data)
+    elif isinstance(move, Upload):
+        api.send_document(user_id, move.data, move.file_name, move.mime_type)
     else:
         message, data = find_button(api, user_id, move)
         api.press(user_id, message, data)
+
+
+@asynccontextmanager
+async def first_question(
+    api: FakeBotAPI,
+    registry: ProgramRegistry,
+    sessions: SessionFactory,
+    files: FileStore,
+    user: int,
+) -> AsyncIterator[SentMessage]:
+    """The real bot polling the fake Bot API for a registry of one program, the user
+    applied to it; yields its first question as the user received it."""
+    conversation = Conversation(registry=registry, sessions=sessions, files=files)
+    config = TelegramConfig(token=DEFAULT_TOKEN, api_url=api.url, polling_timeout=5)
+    bot = create_bot(config)
+    dispatcher = create_dispatcher(config, conversation)
+    task = asyncio.create_task(poll(dispatcher, bot, config, handle_signals=False))
+    try:
+        api.send_command(user, "apply")
+        await api.wait_for_reply(user)
+        api.press_button(user, 0)
+        *_intro, question = await api.wait_for_reply(user)
+        yield question
+    finally:
+        await dispatcher.stop_polling()
+        await task
+        await bot.session.close()
 
 
 async def open_program(
