@@ -74,6 +74,7 @@ from storage.files import FileStore
 from storage.models import Application, Attachment, ChannelIdentity, Person
 from studiobot.settings import Settings
 from tests.fakebotapi import MAX_TEXT, FakeBotAPI, SentMessage
+from tests.tg_driver import upload_update
 from tests.walkthrough import Applicant, Press, Text, Upload, png
 
 SEED = int(os.environ.get("STUDIOBOT_FUZZ_SEED", "20261202"))
@@ -1053,7 +1054,7 @@ async def walk_to(hook: Webhook, user: int, program_id: str, stop: Any, limit: i
         if isinstance(move, Text):
             update = api.message_update(user, text=move.text)
         elif isinstance(move, Upload):
-            update = api.photo_update(user, move.data)
+            update = upload_update(api, user, move)
         else:
             shown = api.last_message(user, with_buttons=True)
             data = offered(shown, move.action, move.arg, getattr(move, "key", None))
@@ -1241,6 +1242,8 @@ async def walk_to_preview(hook: Webhook, user: int) -> None:
         move = applicant.next_move(app.answers, app.cursor)
         if isinstance(move, Text):
             update = api.message_update(user, text=move.text)
+        elif isinstance(move, Upload):
+            update = upload_update(api, user, move)
         else:
             assert isinstance(move, Press)
             shown = api.last_message(user, with_buttons=True)

@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from sqlmodel import select
 
@@ -72,14 +73,19 @@ def _shown(api: FakeBotAPI, user_id: int) -> tuple[int, int]:
     return len(sent), sum(m.edits for m in sent)
 
 
+def upload_update(api: FakeBotAPI, user_id: int, move: Upload) -> dict[str, Any]:
+    """An upload as Telegram delivers it: a picture as a photo, anything else as a file."""
+    if move.mime_type.startswith("image/"):
+        return api.photo_update(user_id, move.data)
+    return api.document_update(user_id, move.data, move.file_name, move.mime_type)
+
+
 async def send_move(api: FakeBotAPI, user_id: int, move: Move) -> None:
     """Deliver one move as a Telegram update."""
     if isinstance(move, Text):
         api.send_text(user_id, move.text)
-    elif isinstance(move, Upload) and move.mime_type.startswith("image/"):
-        api.send_photo(user_id, move.data)
     elif isinstance(move, Upload):
-        api.send_document(user_id, move.data, move.file_name, move.mime_type)
+        api.inject(upload_update(api, user_id, move))
     else:
         message, data = find_button(api, user_id, move)
         api.press(user_id, message, data)
