@@ -389,3 +389,21 @@ async def test_a_video_sent_as_a_video_is_taken_by_its_bytes(
         api.send_photo(user, png(8))
         await api.wait_for_reply(user)
         assert len(await stored_files(sessions)) == 2
+
+
+async def test_a_photo_the_bot_api_will_not_hand_over_is_not_kept_by_reference(
+    api: FakeBotAPI, sessions: SessionFactory, file_store: FileStore, tmp_path: Path
+) -> None:
+    """A photo whose download fails for another reason may be kept by its file id
+    (fetched later); one refused as too big never is: it would never arrive."""
+    user = 3005
+    async with file_bot(api, sessions, file_store, tmp_path / "programs", user):
+        stored = api.add_file(png(9) + b"0" * (20 * 2**20), folder="photos", suffix=".jpg")
+        size = {"width": 1280, "height": 960, "file_size": 1000}
+        api.send_message(
+            user,
+            photo=[{"file_id": stored.file_id, "file_unique_id": stored.file_unique_id, **size}],
+        )
+        said, *_again = await api.wait_for_reply(user)
+        assert said.text == ZH.t("materials.upload.over_fetch_limit", max_mb="20")
+        assert await stored_files(sessions) == []
