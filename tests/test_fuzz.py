@@ -608,9 +608,8 @@ class Fuzzer:
         if isinstance(move, Upload):
             self.at_upload.add(user)
             self.uploads += 1
-            return self.shot(
-                "valid photo", "photo (PNG)", self.api.photo_update(user, move.data), reply=user
-            )
+            update = upload_update(self.api, user, move)
+            return self.shot("valid upload", f"upload {move.file_name}", update, reply=user)
         assert isinstance(move, Press)
         data = offered(shown, move.action, move.arg, getattr(move, "key", None))
         if data is not None:

@@ -221,7 +221,7 @@ async def test_required_materials_uploaded_optional_video_skipped(
     if program_id == "dalian-model":
         stored = {a.id: a for a in await attachments_of(sessions, app_id)}
         for qid in ("recommendation", "rules_docs"):
-            assert [stored[i].mime_type for i in app.answers[qid]] == ["image/png"]
+            assert [stored[i].mime_type for i in app.answers[qid]] == ["application/pdf"]
 
 
 async def _at_question(

@@ -98,12 +98,13 @@ def mp4(seed: int) -> bytes:
 
 
 def upload_for(q: Question, n: int) -> Upload:
-    """The ``n``-th file sent to upload question ``q``: a PNG where it takes pictures,
-    else a PDF, else an MP4 (a video question)."""
+    """The ``n``-th file sent to upload question ``q``: a photo question gets a PNG, a
+    file question a PDF (a scan of the material) where it takes one, else a picture,
+    else an MP4 (a video question)."""
+    if q.type == QType.FILE and accepts_mime(q, MIME_PDF):
+        return Upload(pdf(n), f"材料{n}.pdf", MIME_PDF)
     if accepts_mime(q, MIME_PNG):
         return Upload(png(n), f"photo{n}.png", MIME_PNG)
-    if accepts_mime(q, MIME_PDF):
-        return Upload(pdf(n), f"材料{n}.pdf", MIME_PDF)
     return Upload(mp4(n), f"video{n}.mp4", MIME_MP4)
 
 
