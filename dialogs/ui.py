@@ -206,6 +206,19 @@ class FileIn:
     be kept by reference and fetched later (a messenger, whose photos are its own
     JPEGs); False for a local file (the terminal): a failed read is a failed upload,
     and nothing is ever taken on the word of its name."""
+    fetch_limit: int | None = None
+    """The largest file, in bytes, the messenger hands over to the bot (Telegram's
+    ``getFile``: 20 MB); None where there is no such limit (a local file).  A file
+    claimed larger is refused before any download, with that limit named."""
+
+
+class TooBigToFetch(Exception):
+    """Raised by ``FileIn.fetch`` when the messenger will not hand the file over
+    because it is too large: no retry helps, and no reference may stand in for it."""
+
+    def __init__(self, limit_bytes: int) -> None:
+        super().__init__(f"the messenger hands over files of at most {limit_bytes} bytes")
+        self.limit_bytes = limit_bytes
 
 
 @dataclass(frozen=True)

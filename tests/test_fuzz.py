@@ -74,6 +74,7 @@ from storage.files import FileStore
 from storage.models import Application, Attachment, ChannelIdentity, Person
 from studiobot.settings import Settings
 from tests.fakebotapi import MAX_TEXT, FakeBotAPI, SentMessage
+from tests.tg_driver import upload_update
 from tests.walkthrough import Applicant, Press, Text, Upload, png
 
 SEED = int(os.environ.get("STUDIOBOT_FUZZ_SEED", "20261202"))
@@ -607,9 +608,8 @@ class Fuzzer:
         if isinstance(move, Upload):
             self.at_upload.add(user)
             self.uploads += 1
-            return self.shot(
-                "valid photo", "photo (PNG)", self.api.photo_update(user, move.data), reply=user
-            )
+            update = upload_update(self.api, user, move)
+            return self.shot("valid upload", f"upload {move.file_name}", update, reply=user)
         assert isinstance(move, Press)
         data = offered(shown, move.action, move.arg, getattr(move, "key", None))
         if data is not None:
@@ -1053,7 +1053,7 @@ async def walk_to(hook: Webhook, user: int, program_id: str, stop: Any, limit: i
         if isinstance(move, Text):
             update = api.message_update(user, text=move.text)
         elif isinstance(move, Upload):
-            update = api.photo_update(user, move.data)
+            update = upload_update(api, user, move)
         else:
             shown = api.last_message(user, with_buttons=True)
             data = offered(shown, move.action, move.arg, getattr(move, "key", None))
@@ -1241,6 +1241,8 @@ async def walk_to_preview(hook: Webhook, user: int) -> None:
         move = applicant.next_move(app.answers, app.cursor)
         if isinstance(move, Text):
             update = api.message_update(user, text=move.text)
+        elif isinstance(move, Upload):
+            update = upload_update(api, user, move)
         else:
             assert isinstance(move, Press)
             shown = api.last_message(user, with_buttons=True)

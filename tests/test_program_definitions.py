@@ -228,16 +228,20 @@ def all_labels(program: Program) -> list[str]:
     return out
 
 
+MATERIALS_AS_UPLOADS = {"cccc-model", "dalian-model", "beijing-worker"}
+"""The programs whose required materials became upload questions (version 4)."""
+
+
 def test_all_five_load_from_builtin_folder(registry: dict[str, Program]) -> None:
     assert set(registry) == set(EXPECTED_IDS)
     for pid, (seed, button) in EXPECTED_IDS.items():
         program = registry[pid]
         assert program.seed == seed
         assert program.button_title == button
-        # 2: options got ids; 3: the applicant's organisation; 4 (cccc-model, dalian-model):
-        # the seeds' rules asked (领衔人类别, each year's results, further leaders) and
-        # 配套资金 kept with its unit
-        assert program.version == (4 if pid in ("cccc-model", "dalian-model") else 3)
+        # 2: options got ids; 3: the applicant's organisation; 4: the materials as
+        # uploads, the seeds' rules asked (领衔人类别, each year's results, further
+        # leaders) and 配套资金 kept with its unit
+        assert program.version == (4 if pid in MATERIALS_AS_UPLOADS else 3)
         assert (BUILTIN_DIR / f"{pid}.yaml").is_file()
 
 

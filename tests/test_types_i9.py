@@ -10,15 +10,12 @@ the fake Bot API.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from bot.app import create_bot, create_dispatcher, poll
 from bot.callbacks import DialogCallback
-from bot.config import TelegramConfig
 from dialogs.i18n import Locale
 from dialogs.loader import ProgramRegistry, load_registry
 from dialogs.qtypes.base import stable_key
@@ -28,9 +25,10 @@ from dialogs.ui import Action, ButtonIn, CommandIn, Reply, TextIn, UserRef
 from storage import repo
 from storage.db import SessionFactory
 from storage.files import FileStore
-from tests.fakebotapi import DEFAULT_TOKEN, FakeBotAPI, SentMessage
+from tests.fakebotapi import FakeBotAPI, SentMessage
 from tests.test_engine import HEADER, LOC, Run, define, has, params, uses
 from tests.test_programs_e2e import NOW, REGISTRY, _event
+from tests.tg_driver import first_question
 from tests.walkthrough import Applicant, Move, Press
 
 ZH = Locale("zh-CN")
@@ -425,21 +423,8 @@ async def tick_bot(
 ) -> AsyncIterator[SentMessage]:
     """The real bot polling the fake Bot API for a one-question program; yields the
     multiple-choice question as the user received it."""
-    conversation = Conversation(registry=tick_registry(folder), sessions=sessions, files=files)
-    config = TelegramConfig(token=DEFAULT_TOKEN, api_url=api.url, polling_timeout=5)
-    bot = create_bot(config)
-    dispatcher = create_dispatcher(config, conversation)
-    task = asyncio.create_task(poll(dispatcher, bot, config, handle_signals=False))
-    try:
-        api.send_command(user, "apply")
-        await api.wait_for_reply(user)
-        api.press_button(user, 0)
-        _intro, question = await api.wait_for_reply(user)
+    async with first_question(api, tick_registry(folder), sessions, files, user) as question:
         yield question
-    finally:
-        await dispatcher.stop_polling()
-        await task
-        await bot.session.close()
 
 
 def revision(message: SentMessage) -> int:

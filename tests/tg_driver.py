@@ -8,15 +8,23 @@ buttons pressed are those of the bot's real messages.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 from sqlmodel import select
 
+from bot.app import create_bot, create_dispatcher, poll
 from bot.callbacks import DialogCallback
+from bot.config import TelegramConfig
 from dialogs.loader import ProgramRegistry
+from dialogs.service import Conversation
 from storage.db import SessionFactory
+from storage.files import FileStore
 from storage.models import Application, ChannelIdentity
-from tests.fakebotapi import FakeBotAPI, SentMessage
+from tests.fakebotapi import DEFAULT_TOKEN, FakeBotAPI, SentMessage
 from tests.walkthrough import Applicant, Move, Press, Text, Upload
 
 
@@ -65,15 +73,49 @@ def _shown(api: FakeBotAPI, user_id: int) -> tuple[int, int]:
     return len(sent), sum(m.edits for m in sent)
 
 
+def upload_update(api: FakeBotAPI, user_id: int, move: Upload) -> dict[str, Any]:
+    """An upload as Telegram delivers it: a picture as a photo, anything else as a file."""
+    if move.mime_type.startswith("image/"):
+        return api.photo_update(user_id, move.data)
+    return api.document_update(user_id, move.data, move.file_name, move.mime_type)
+
+
 async def send_move(api: FakeBotAPI, user_id: int, move: Move) -> None:
     """Deliver one move as a Telegram update."""
     if isinstance(move, Text):
         api.send_text(user_id, move.text)
     elif isinstance(move, Upload):
-        api.send_photo(user_id, move.data)
+        api.inject(upload_update(api, user_id, move))
     else:
         message, data = find_button(api, user_id, move)
         api.press(user_id, message, data)
+
+
+@asynccontextmanager
+async def first_question(
+    api: FakeBotAPI,
+    registry: ProgramRegistry,
+    sessions: SessionFactory,
+    files: FileStore,
+    user: int,
+) -> AsyncIterator[SentMessage]:
+    """The real bot polling the fake Bot API for a registry of one program, the user
+    applied to it; yields its first question as the user received it."""
+    conversation = Conversation(registry=registry, sessions=sessions, files=files)
+    config = TelegramConfig(token=DEFAULT_TOKEN, api_url=api.url, polling_timeout=5)
+    bot = create_bot(config)
+    dispatcher = create_dispatcher(config, conversation)
+    task = asyncio.create_task(poll(dispatcher, bot, config, handle_signals=False))
+    try:
+        api.send_command(user, "apply")
+        await api.wait_for_reply(user)
+        api.press_button(user, 0)
+        *_intro, question = await api.wait_for_reply(user)
+        yield question
+    finally:
+        await dispatcher.stop_polling()
+        await task
+        await bot.session.close()
 
 
 async def open_program(

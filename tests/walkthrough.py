@@ -18,10 +18,12 @@ from typing import Any
 from dialogs import tables
 from dialogs.conditions import evaluate
 from dialogs.engine import Walker
+from dialogs.qtypes._upload import accepts_mime
 from dialogs.qtypes.base import stable_key
 from dialogs.qtypes.group import asked_fields
 from dialogs.schema import Program, QType, Question
 from dialogs.ui import Action, ButtonIn, FileIn, Inbound, Outcome, TextIn
+from storage.files import MIME_MP4, MIME_PDF, MIME_PNG
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,50 @@ def png(seed: int, size: int = 4) -> bytes:
         + chunk(b"IDAT", zlib.compress(raw))
         + chunk(b"IEND", b"")
     )
+
+
+def pdf(seed: int) -> bytes:
+    """A small valid one-page PDF whose text depends on ``seed`` (so files differ)."""
+    text = f"BT /F1 12 Tf 72 720 Td (proof {seed}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(text), text),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for n, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (n, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+def mp4(seed: int) -> bytes:
+    """The first box of an MP4 video (what the type is judged by), varied by ``seed``."""
+    ftyp = b"ftypisom\x00\x00\x02\x00isomiso2avc1mp41"
+    free = b"free" + bytes([seed % 256]) * 8
+    return struct.pack(">I", len(ftyp) + 4) + ftyp + struct.pack(">I", len(free) + 4) + free
+
+
+def upload_for(q: Question, n: int) -> Upload:
+    """The ``n``-th file sent to upload question ``q``: a photo question gets a PNG, a
+    file question a PDF (a scan of the material) where it takes one, else a picture,
+    else an MP4 (a video question)."""
+    if q.type == QType.FILE and accepts_mime(q, MIME_PDF):
+        return Upload(pdf(n), f"材料{n}.pdf", MIME_PDF)
+    if accepts_mime(q, MIME_PNG):
+        return Upload(png(n), f"photo{n}.png", MIME_PNG)
+    return Upload(mp4(n), f"video{n}.mp4", MIME_MP4)
 
 
 LONG_PARAGRAPH = (
@@ -220,11 +266,13 @@ class Applicant:
     def _upload(self, q: Question, count: int) -> Move:
         if not self.allow_uploads:
             raise ValueError(f"{self.program.id} asks for an upload; pick another program")
+        if q.type == QType.FILE and not q.required and count == 0:
+            return Press(Action.SKIP)  # optional materials (补充材料, 视频): none to give
         need = q.min_files or (1 if q.required else 0)
         if count >= max(need, 1):
             return Press(Action.DONE)
         self.uploads += 1
-        return Upload(png(self.uploads), f"photo{self.uploads}.png", "image/png")
+        return upload_for(q, self.uploads)
 
 
 PASTED_ROWS = 3
@@ -273,6 +321,7 @@ def event_for(move: Move, last: Outcome) -> Inbound:
         async def fetch() -> bytes:
             return data
 
-        return FileIn("photo", move.file_name, move.mime_type, len(data), "test", fetch)
+        sent_as = "photo" if move.mime_type.startswith("image/") else "document"
+        return FileIn(sent_as, move.file_name, move.mime_type, len(data), "test", fetch)
     shown = next((r for r in reversed(last.replies) if r.buttons), last.replies[-1])
     return ButtonIn(move.action, move.arg, shown.application_id, shown.revision, move.key)

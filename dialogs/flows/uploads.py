@@ -16,7 +16,7 @@ from dialogs.engine import Walker
 from dialogs.flows import sheets
 from dialogs.qtypes._upload import accept_list, size_limit_mb
 from dialogs.turn import Turn
-from dialogs.ui import FileIn, Outcome, Reply, UpdateKey
+from dialogs.ui import FileIn, Outcome, Reply, TooBigToFetch, UpdateKey
 from storage import repo
 from storage.files import sniff_mime, suffix_for
 from storage.models import Application, Attachment
@@ -51,6 +51,10 @@ async def receive(
         problem = walker.on_upload_check(
             sent_as=event.kind, mime_type=event.mime_type, size=event.size
         )
+        # Over what the messenger hands over: said as that limit, which no setting
+        # of the question can lift (rather than as the question's own size limit).
+        if problem in (None, "engine.upload.too_big") and _over_fetch_limit(event):
+            return over_fetch_limit(turn, app, event.fetch_limit or 0)
         if problem is not None:
             if walker.takes_sheet():
                 return sheets.refused(turn, app, problem)
@@ -59,10 +63,13 @@ async def receive(
         revision, app_id = app.revision, app.id or 0
         current = turn.current(app)
         failed = turn.t("engine.upload.failed")
+        say = turn.loc.t
     try:
         data = await _download(event, app_id)
     except _DownloadFailed:
         return Outcome(replies=[Reply(text=failed), *current])
+    except TooBigToFetch as too_big:
+        return Outcome(replies=[Reply(text=_fetch_limit_text(say, too_big.limit_bytes)), *current])
     async with open_turn() as turn:
         if update_key is not None and not await repo.mark_update(
             turn.session, source=update_key[0], update_id=update_key[1], now=turn.now
@@ -82,6 +89,12 @@ async def _download(event: FileIn, app_id: int) -> bytes | None:
     """The bytes, or None for a photo the messenger keeps for later."""
     try:
         return await event.fetch()
+    except TooBigToFetch:
+        # Never kept by reference: the messenger will not hand it over later either.
+        log.info(
+            "a %s for application %s is over the messenger's download limit", event.kind, app_id
+        )
+        raise
     except Exception:
         if event.kind != "photo" or not event.kept:
             # Ids only: in the terminal chat the reference is a path the user typed.
@@ -137,6 +150,21 @@ def _same(earlier: Attachment, event: FileIn, sha256: str) -> bool:
     if earlier.source_ref == event.source_ref:
         return True
     return bool(event.unique_ref) and earlier.file_name == event.file_name
+
+
+def _over_fetch_limit(event: FileIn) -> bool:
+    return event.fetch_limit is not None and (event.size or 0) > event.fetch_limit
+
+
+def over_fetch_limit(turn: Turn, app: Application, limit_bytes: int) -> Outcome:
+    """A file the messenger will not hand over to the bot: the limit said plainly,
+    with what the user can do instead, then the current question.  Nothing is kept."""
+    text = _fetch_limit_text(turn.loc.t, limit_bytes)
+    return Outcome(replies=[Reply(text=text), *turn.current(app)])
+
+
+def _fetch_limit_text(say: Callable[..., str], limit_bytes: int) -> str:
+    return say("materials.upload.over_fetch_limit", max_mb=f"{limit_bytes / 2**20:g}")
 
 
 def refused(turn: Turn, walker: Walker, app: Application, key: str) -> Outcome:

@@ -33,6 +33,11 @@ from storage.files import (
 
 DEFAULT_MAX_MB = {"photo": 10, "file": 20}
 
+FETCH_LIMIT_MB = 20
+"""The largest file a Telegram bot can download (the Bot API's ``getFile``).  A
+definition may not promise more (E111): a larger file never reaches the bot, and
+the user is told so plainly instead (``materials.upload.over_fetch_limit``)."""
+
 
 def size_limit_mb(q: Question) -> float:
     """The largest file an upload question takes, in MB (its own or the type's default)."""
@@ -69,6 +74,12 @@ _KIND_ALIASES = {
     "qt": "mov",
 }
 
+_KIND_GROUPS: dict[str, tuple[str, ...]] = {
+    # What a definition says when it means "any video" or "any picture".
+    "video": ("mp4", "mov"),
+    "image": ("jpg", "png", "webp", "heic"),
+}
+
 DEFAULT_ACCEPT: dict[str, tuple[str, ...]] = {
     # What phones produce; GIFs are animations rather than photos of a studio.
     "photo": ("jpg", "png", "webp", "heic"),
@@ -82,6 +93,8 @@ def _kinds_of(entry: str) -> list[str]:
     (``.docx``), a media type of a kind (``image/png``) or a family (``image/*``)."""
     entry = entry.strip().lower().lstrip(".")
     entry = _KIND_ALIASES.get(entry, entry)
+    if entry in _KIND_GROUPS:
+        return list(_KIND_GROUPS[entry])
     if entry in FILE_KINDS:
         return [entry]
     if entry.endswith("/*"):
@@ -199,3 +212,19 @@ class Upload(QuestionType):
         yield from super().check(q, in_group=in_group)
         if q.min_files is not None and q.max_files is not None and q.min_files > q.max_files:
             yield "min_files", "E042", "min_files is larger than max_files"
+        for i, entry in enumerate(q.accept or []):
+            # An entry naming nothing known would be dropped in silence, and the
+            # question would take other files than its author meant.
+            if not _kinds_of(entry):
+                known = ", ".join([*FILE_KINDS, *_KIND_GROUPS])
+                yield f"accept[{i}]", "E110", f"unknown kind of file {entry!r} (known: {known})"
+            elif self.name == "photo" and not all(
+                k in _KIND_GROUPS["image"] for k in _kinds_of(entry)
+            ):
+                yield f"accept[{i}]", "E112", f"a photo question takes pictures only, not {entry!r}"
+        if q.max_size_mb is not None and q.max_size_mb > FETCH_LIMIT_MB:
+            yield (
+                "max_size_mb",
+                "E111",
+                f"{q.max_size_mb} MB: a Telegram bot downloads at most {FETCH_LIMIT_MB} MB",
+            )
