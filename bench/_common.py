@@ -32,16 +32,19 @@ import psutil  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from dialogs.engine import Walker  # noqa: E402
-from dialogs.schema import Program  # noqa: E402
+from dialogs.schema import Program, QType  # noqa: E402
 from dialogs.ui import Action  # noqa: E402
 from tests.walkthrough import Applicant as Scripted  # noqa: E402
 from tests.walkthrough import Press as Press  # noqa: E402  (re-exported)
 from tests.walkthrough import Text as Text  # noqa: E402  (re-exported)
+from tests.walkthrough import Upload  # noqa: E402
 
 PG_ENV = "STUDIOBOT_BENCH_DATABASE_URL"
 PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
-Move = Text | Press
+Move = Text | Press | Upload
+FAKE_ATTACHMENT = 1_000_000
+"""Invented attachment ids start here (no file is stored for them)."""
 
 
 class Applicant:
@@ -62,12 +65,16 @@ class Applicant:
         cursor: dict[str, Any] | None = None,
         long_chars: int = 0,
         rows: int = 0,
+        uploads: bool = False,
     ) -> None:
         self.program = program
         self.today = today
         self.script = Scripted(
-            program, today, long_chars=long_chars, paragraphs=4, rows=rows, uploads=False
+            program, today, long_chars=long_chars, paragraphs=4, rows=rows, uploads=uploads
         )
+        self.uploads = uploads
+        """Upload moves are made too (the caller sends the file); the copy holds an
+        invented attachment id for each, the service its own: only their count matters."""
         self.answers: dict[str, Any] = answers or {}
         self.cursor: dict[str, Any] = cursor or {}
         self.done = False
@@ -91,7 +98,7 @@ class Applicant:
             move = self.script.next_move(self.answers, self.cursor)
         except StopIteration:
             return None
-        assert isinstance(move, Text | Press)
+        assert self.uploads or isinstance(move, Text | Press)
         return move
 
     def apply(self, move: Move) -> None:
@@ -102,6 +109,16 @@ class Applicant:
         if isinstance(move, Press) and move.action is Action.SUBMIT:
             return  # the confirmation changes nothing stored
         w = self.walker()
+        if isinstance(move, Upload):
+            step = w.on_upload(FAKE_ATTACHMENT + self.moves)
+            self.answers, self.cursor = w.answers, w.cur
+            self.moves += 1
+            self.history += step.events
+            return
+        if isinstance(move, Text) and w.mode == "ask" and w.target()[0].type == QType.ORG:
+            # The bench's database keeps no organisations: the service finds none to
+            # pick from and takes the typed name (dialogs.flows.orgsearch.look_up).
+            w.cur["s"] = {"typed": " ".join(move.text.split()), "found": [], "unlisted": True}
         step = (
             w.on_text(move.text)
             if isinstance(move, Text)

@@ -61,11 +61,12 @@ from sqlmodel import col, select
 
 from dialogs.schema import Program
 from dialogs.service import Conversation
-from dialogs.ui import Action, ButtonIn, CommandIn, Outcome, TextIn, UserRef
+from dialogs.ui import Action, ButtonIn, CommandIn, Inbound, Outcome, TextIn, UserRef
 from storage.db import create_engine
 from storage.models import AnswerEvent, Application, ChannelIdentity, Person
 from studiobot.app import build_conversation
 from studiobot.settings import Settings
+from tests.walkthrough import Upload, event_for
 
 CHANNEL = "telegram"
 BULK_ID_BASE = 5_000_000_000  # Telegram ids of the inserted drafts' users
@@ -85,7 +86,7 @@ class Template:
 def draft_templates(program: Program, today: dt.date, *, min_answers: int) -> list[Template]:
     """A few states of a thorough applicant: the first with ``min_answers`` answers and a
     long text of 1,000+ characters, and a few moves further."""
-    walk = Applicant(program, today=today, long_chars=1000, rows=3)
+    walk = Applicant(program, today=today, long_chars=1000, rows=3, uploads=True)
     walk.start()
     found: list[Template] = []
     while len(found) < 3:
@@ -250,13 +251,15 @@ class Player:
         self.revision = revision
         self.applicant = applicant
 
-    def event(self) -> TextIn | ButtonIn | None:
+    def event(self) -> Inbound | None:
         move = self.applicant.next_move()
         if move is None:
             return None
         self.move = move
         if isinstance(move, Text):
             return TextIn(move.text)
+        if isinstance(move, Upload):  # a proof or material the form requires
+            return event_for(move, Outcome(replies=[]))
         return ButtonIn(move.action, move.arg, self.app_id, self.revision, move.key)
 
     def after(self, outcome: Outcome) -> None:
@@ -329,7 +332,7 @@ class Bench:
                 user, ButtonIn(Action.PICK_PROGRAM, 0, 0, 0, self.program.id)
             )
             reply = out.replies[-1]
-            applicant = Applicant(self.program, today=self.today)
+            applicant = Applicant(self.program, today=self.today, uploads=True)
             applicant.start()
             self.players[user.external_id] = Player(
                 user, reply.application_id, reply.revision, applicant
@@ -360,6 +363,7 @@ class Bench:
             cursor=app.cursor,
             long_chars=1000,
             rows=3,
+            uploads=True,
         )
         ref = UserRef(CHANNEL, external, user.display_name)
         return Player(ref, app.id or 0, app.revision, applicant)
