@@ -18,6 +18,7 @@ from dialogs.loader import (
     load_program,
 )
 from dialogs.qtypes import names
+from dialogs.qtypes._upload import accepted_kinds
 from dialogs.reference import COMMON_KEYS, program_schema, question_keys
 from dialogs.schema import (
     Check,
@@ -270,3 +271,37 @@ def test_every_example_of_the_page_validates() -> None:
     assert {kind for kind, _ in examples} == set(MODELS)
     for kind, block in examples:
         MODELS[kind].model_validate(yaml.safe_load(block))
+
+
+@pytest.mark.parametrize(
+    ("accept", "kinds"),
+    [
+        (["pdf", "docx", "jpg"], ["pdf", "word", "jpg"]),
+        ([".pdf", "application/pdf"], ["pdf"]),
+        (["image/*"], ["jpg", "png", "webp", "heic", "gif"]),
+        (["video/*"], ["mp4", "mov"]),
+    ],
+)
+def test_an_upload_accepts_the_forms_authors_write(
+    tmp_path: Path, accept: list[str], kinds: list[str]
+) -> None:
+    data = _venue_program()
+    upload = {"id": "proof", "label": "证明", "type": "file", "help": "「证明」", "accept": accept}
+    data["sections"][1]["questions"].append(upload)
+    program = load_program(write(tmp_path, data))
+    assert accepted_kinds(program.question("proof")) == kinds
+
+
+def test_an_unknown_kind_of_upload_is_refused_with_the_known_ones(tmp_path: Path) -> None:
+    data = _venue_program()
+    upload = {
+        "id": "proof",
+        "label": "证明",
+        "type": "file",
+        "help": "「证明」",
+        "accept": ["movx"],
+    }
+    data["sections"][1]["questions"].append(upload)
+    [problem] = _problems(tmp_path, data)
+    assert (problem.field, problem.code) == ("sections[1].questions[2].accept[0]", "E110")
+    assert "mov" in problem.message
