@@ -319,4 +319,5 @@ async def write_table(
         session, program_id=program.id, under=under, statuses=statuses
     ):
         await asyncio.to_thread(export.add, batch)
+        del batch  # written: not held while the next one is read
     return await asyncio.to_thread(export.finish)

@@ -118,10 +118,11 @@ async def declarations(
         rows = [_declared(row) for row in result.all()]
         if not rows:
             return
+        after, full = rows[-1].id, len(rows) == batch
         yield rows
-        if len(rows) < batch:
+        del rows  # the next batch is read without this one still held
+        if not full:
             return
-        after = rows[-1].id
 
 
 def _declared(row: Any) -> Declared:
