@@ -28,6 +28,7 @@ from dialogs.flows import (
     announcing,
     applicant,
     deadlines,
+    exporting,
     forms,
     menus,
     placing,
@@ -199,6 +200,7 @@ BUTTON_FLOWS = (
     (deadlines.ACTIONS, deadlines.button),
     (announcing.ACTIONS, announcing.button),
     (forms.ACTIONS, forms.button),
+    (exporting.ACTIONS, exporting.button),
 )
 """Which flow a button belongs to; every other button acts on the applicant's draft."""
 

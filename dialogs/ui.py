@@ -79,6 +79,9 @@ class Action(IntEnum):
     FORM_OWN = 78  # arg: the applicant's declaration (0: the draft on screen); its form
     REVIEW_FORM = 79  # arg: the task; the form of the declaration it decides on
     ROW_FROM_LEADER = 80  # arg: the row (the first); fills it from the leader's answers
+    # An administrator's workbook of declarations (/export), 95-99.
+    EXPORT_ORG = 95  # arg: the organisation whose declarations to export
+    EXPORT_PROGRAM = 96  # arg: the organisation; key: the program's id; sends the workbook
 
 
 @dataclass(frozen=True)

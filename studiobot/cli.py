@@ -24,7 +24,7 @@ from dialogs.loader import DefinitionError, ProgramRegistry, load_program
 from dialogs.reference import program_schema
 from documents import word
 from storage.migrate import upgrade_to_head
-from studiobot import auditcli, formcli, remindcli, staffcli
+from studiobot import auditcli, exportcli, formcli, remindcli, staffcli
 from studiobot.app import build_conversation, load_programs, serve_telegram
 from studiobot.settings import Settings
 
@@ -53,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="forms and tables for the unions' files")
     esub = export.add_subparsers(dest="what", required=True)
     formcli.add_parser(esub)
+    exportcli.add_parser(esub)
     db = sub.add_parser("db", help="database maintenance")
     dsub = db.add_subparsers(dest="action", required=True)
     dsub.add_parser("upgrade", help="bring the database to the newest schema")
@@ -240,9 +241,15 @@ def _run(args: argparse.Namespace, settings: Settings, loc: Locale) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace, settings: Settings, loc: Locale) -> int:
+    if args.what == "table":
+        return exportcli.table(args, settings, loc)
+    return formcli.export_form(args, settings, loc)
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Locale], int]] = {
     "programs": _programs,
-    "export": formcli.export_form,
+    "export": _export,
     "db": _db,
     "chat": _chat_command,
     "run": _run,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from dialogs.flows import announcing, deadlines, review, staff
+from dialogs.flows import announcing, deadlines, exporting, review, staff
 from dialogs.turn import Turn
 from dialogs.ui import Action, Button, Outcome, Reply
 from storage import repo
@@ -18,6 +18,7 @@ STAFF_COMMANDS: dict[str, Callable[[Turn], Awaitable[Outcome]]] = {
     "invite": staff.invite,
     "staff": staff.colleagues,
     "announce": announcing.announce,
+    "export": exporting.export,
 }
 """Commands of administrators (not in the menu applicants see); refused to others."""
 
@@ -25,7 +26,8 @@ STAFF_COMMANDS: dict[str, Callable[[Turn], Awaitable[Outcome]]] = {
 async def command(turn: Turn, name: str, args: str = "") -> Outcome:
     """/start (with an invitation's token, or without), the commands of everyone
     (/help, /apply, /status, /deadlines, /settings, /cancel), of union staff
-    (/inbox) and of administrators (/invite, /staff), or an unknown command."""
+    (/inbox) and of administrators (/invite, /staff, /announce, /export), or an unknown
+    command."""
     if name == "start":
         return await start(turn, args)
     plain = _commands().get(name) or STAFF_COMMANDS.get(name)
