@@ -262,3 +262,15 @@ def test_programs_check_refuses_a_template_naming_an_unknown_field(tmp_path: Pat
     result = studiobot("programs", "check", str(tmp_path / "dalian-worker.yaml"), cwd=tmp_path)
     assert result.returncode == 1
     assert "a.no_such_field" in result.stderr
+
+
+def test_export_form_writes_a_draft_s_form_and_refuses_an_unknown_number(tmp_path: Path) -> None:
+    chat = studiobot("chat", "--user", "leader", cwd=tmp_path, stdin="/apply\n1\n")
+    assert chat.returncode == 0, chat.stderr
+    out = tmp_path / "form.docx"
+    made = studiobot("export", "form", "--application", "1", "--out", str(out), cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert "职工创新工作室（岗）申报表" in "\n".join(texts(out.read_bytes()))
+    missing = studiobot("export", "form", "--application", "99", "--out", str(out), cwd=tmp_path)
+    assert missing.returncode == 1
+    assert len(missing.stderr.strip().splitlines()) == 1
