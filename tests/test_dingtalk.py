@@ -1,0 +1,226 @@
+"""The DingTalk channel against the fake DingTalk, with the real ``dingtalk-stream`` SDK.
+
+The channel runs as ``studiobot run`` runs it (``dingtalk.app.run_stream``):
+it opens a connection at the fake gateway, receives frames over the
+WebSocket, replies through the fake OpenAPI and ACKs each frame once its
+answer is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from dialogs.loader import load_registry
+from dialogs.ui import Action, Button
+from dingtalk import payload
+from dingtalk.app import run_stream
+from dingtalk.config import DingTalkConfig
+from storage.db import SessionFactory
+from storage.models import Application, ChannelIdentity
+from studiobot.app import build_conversation
+from studiobot.settings import Settings
+from tests.fakedingtalk import FakeDingTalk, Sent
+from tests.walkthrough import Applicant, Press, Text, Upload
+
+REGISTRY = load_registry()
+NOW = dt.datetime(2026, 5, 20, 2, 0, tzinfo=dt.UTC)
+
+
+@dataclass
+class Running:
+    fake: FakeDingTalk
+    sessions: SessionFactory
+    task: asyncio.Task[None]
+
+
+def config_for(fake: FakeDingTalk, **more: object) -> DingTalkConfig:
+    return DingTalkConfig(
+        client_id=fake.client_id,
+        client_secret=fake.secret,
+        api_url=fake.url,
+        gateway_url=fake.url,
+        card_template_id="studiobot.card",
+        backoff=0.05,
+        backoff_cap=0.2,
+        connect_timeout=1.0,
+        **more,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+async def running(database_url: str, tmp_path: Path) -> AsyncIterator[Running]:
+    fake = await FakeDingTalk().start()
+    settings = Settings(database_url=database_url, data_dir=tmp_path / "data")
+    conversation, engine = await build_conversation(settings, clock=lambda: NOW)
+    task = asyncio.create_task(
+        run_stream(config_for(fake), conversation, outbox=conversation.sessions)
+    )
+    await asyncio.wait_for(fake.connected.wait(), 10)
+    try:
+        yield Running(fake, conversation.sessions, task)
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+        await engine.dispose()
+        await fake.stop()
+
+
+async def application(
+    sessions: SessionFactory, user_id: str, program_id: str
+) -> Application | None:
+    async with sessions() as session:
+        result = await session.execute(
+            select(Application)
+            .join(ChannelIdentity, ChannelIdentity.person_id == Application.user_id)  # type: ignore[arg-type]
+            .where(ChannelIdentity.channel == "dingtalk", ChannelIdentity.external_id == user_id)
+            .where(Application.program_id == program_id)
+        )
+        return result.scalars().first()
+
+
+def last_card(fake: FakeDingTalk, user_id: str) -> Sent:
+    return next(s for s in reversed(fake.sent_to(user_id)) if s.card)
+
+
+def find_payload(
+    fake: FakeDingTalk, user_id: str, action: Action, arg: int = 0, key: str = ""
+) -> str:
+    """The payload of the newest card's button doing this, as a person taps it."""
+    for button in last_card(fake, user_id).buttons:
+        press = payload.unpack(button["payload"])
+        if press and (press.action, press.arg, press.key) == (action, arg, key):
+            return button["payload"]
+    raise AssertionError(f"no button {action!r} {arg} {key!r} on the last card")
+
+
+async def open_program(fake: FakeDingTalk, user_id: str, program_id: str) -> None:
+    await fake.acked(await fake.text(user_id, "/apply"))
+    await fake.acked(
+        await fake.press(user_id, find_payload(fake, user_id, Action.PICK_PROGRAM, key=program_id))
+    )
+
+
+async def walk(
+    running: Running, user_id: str, program_id: str, stop_after: int | None = None
+) -> int:
+    """Answer as the scripted applicant until submitted (or ``stop_after`` moves)."""
+    program = REGISTRY.get(program_id)
+    assert program is not None
+    applicant = Applicant(program, NOW.date())
+    moves = 0
+    fake = running.fake
+    while stop_after is None or moves < stop_after:
+        app = await application(running.sessions, user_id, program_id)
+        assert app is not None
+        if app.status == "submitted":
+            return moves
+        move = applicant.next_move(app.answers, app.cursor)
+        if isinstance(move, Text):
+            frame = await fake.text(user_id, move.text)
+        elif isinstance(move, Upload):
+            frame = await fake.upload(user_id, move.data, move.file_name, move.mime_type)
+        else:
+            assert isinstance(move, Press)
+            frame = await fake.press(
+                user_id, find_payload(fake, user_id, move.action, move.arg, move.key)
+            )
+        ack = await fake.acked(frame)
+        assert ack["code"] == 200
+        moves += 1
+        assert moves < 800, "the walk does not end"
+    return moves
+
+
+async def test_a_program_declared_in_dingtalk(running: Running) -> None:
+    program_id = "dalian-worker"
+    await open_program(running.fake, "staff01", program_id)
+    moves = await walk(running, "staff01", program_id)
+    assert moves > 10
+    app = await application(running.sessions, "staff01", program_id)
+    assert app is not None
+    assert app.status == "submitted"
+    assert all(len(s.text) <= 5000 for s in running.fake.sent)
+
+
+async def test_a_repeated_message_is_handled_once(running: Running) -> None:
+    fake = running.fake
+    await open_program(fake, "staff02", "dalian-worker")
+    app = await application(running.sessions, "staff02", "dalian-worker")
+    assert app is not None
+    first = await fake.text("staff02", "创新工作室甲", msg_id="same")
+    await fake.acked(first)
+    after_first = await application(running.sessions, "staff02", "dalian-worker")
+    again = await fake.text("staff02", "创新工作室甲", msg_id="same")
+    await fake.acked(again)
+    after_again = await application(running.sessions, "staff02", "dalian-worker")
+    assert after_first is not None
+    assert after_again is not None
+    assert after_again.revision == after_first.revision
+    assert after_again.answers == after_first.answers
+
+
+async def test_forged_or_stale_presses_change_nothing(running: Running) -> None:
+    fake = running.fake
+    await open_program(fake, "staff03", "dalian-worker")
+    before = await application(running.sessions, "staff03", "dalian-worker")
+    assert before is not None
+    for forged in ["k1:9999:0:0:0:", "k1:4:0:99999999999:0:", "d2:4:0:1:1:", "k1:4:0:1:1:a b", 7]:
+        await fake.acked(await fake.press("staff03", forged))
+    stale = payload.pack(Button("x", Action.SKIP), application_id=before.id or 0, revision=0)
+    await fake.acked(await fake.press("staff03", stale))
+    after = await application(running.sessions, "staff03", "dalian-worker")
+    assert after is not None
+    assert (after.revision, after.answers) == (before.revision, before.answers)
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "k1:9999:0:0:0:",
+        "k1:1:0:-1:0:",
+        "k1:1:0:0:2147483648:",
+        "k1:1:1:1:1:" + "k" * 25,
+        "",
+        None,
+        "k1:1:0:0:0",
+    ],
+)
+def test_payload_checks(forged: object) -> None:
+    assert payload.unpack(forged) is None
+
+
+def test_payload_round_trip() -> None:
+    button = Button("go", Action.PICK_PROGRAM, -5, "dalian-worker")
+    press = payload.unpack(payload.pack(button, application_id=2**31 - 1, revision=7))
+    assert press is not None
+    assert (press.action, press.arg, press.application_id, press.revision, press.key) == (
+        Action.PICK_PROGRAM, -5, 2**31 - 1, 7, "dalian-worker",
+    )  # fmt: skip
+
+
+async def test_a_declaration_survives_reconnects(running: Running) -> None:
+    fake = running.fake
+    await open_program(fake, "staff04", "dalian-worker")
+    await walk(running, "staff04", "dalian-worker", stop_after=5)
+    opens = fake.opens
+    await fake.drop()  # lost without notice; the next open fails, then one hangs
+    fake.fail_opens = 1
+    fake.hang_opens = 1
+    await asyncio.wait_for(fake.connected.wait(), 15)
+    assert fake.opens >= opens + 3
+    await fake.disconnect()  # DingTalk's announced close
+    await asyncio.sleep(0.1)
+    await asyncio.wait_for(fake.connected.wait(), 15)
+    await walk(running, "staff04", "dalian-worker", stop_after=5)
+    app = await application(running.sessions, "staff04", "dalian-worker")
+    assert app is not None
+    assert app.answers
