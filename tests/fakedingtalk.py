@@ -57,11 +57,13 @@ class FakeDingTalk:
         self.throttle = 0
         """Sends still to answer with HTTP 429."""
         self.files: dict[str, bytes] = {}
+        self.downloads = 0
         self.ws: web.WebSocketResponse | None = None
         self.connected = asyncio.Event()
         self._ids = itertools.count(1)
         self._ack_events: defaultdict[str, asyncio.Event] = defaultdict(asyncio.Event)
         self._runner: web.AppRunner | None = None
+        self._stopping = asyncio.Event()
 
     async def start(self) -> FakeDingTalk:
         app = web.Application()
@@ -81,6 +83,7 @@ class FakeDingTalk:
         return self
 
     async def stop(self) -> None:
+        self._stopping.set()  # a hung connection-open ends
         if self.ws is not None:
             await self.ws.close()
         if self._runner is not None:
@@ -194,7 +197,7 @@ class FakeDingTalk:
             return web.json_response({"code": "InvalidClient"}, status=401)
         if self.hang_opens:
             self.hang_opens -= 1
-            await asyncio.sleep(3600)
+            await self._stopping.wait()
         if self.fail_opens:
             self.fail_opens -= 1
             return web.json_response({"code": "ServiceUnavailable"}, status=503)
@@ -271,4 +274,5 @@ class FakeDingTalk:
         return web.json_response({"downloadUrl": f"{self.url}/files/{code}"})
 
     async def _file(self, request: web.Request) -> web.Response:
+        self.downloads += 1
         return web.Response(body=self.files[request.match_info["code"]])

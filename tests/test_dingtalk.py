@@ -19,12 +19,13 @@ import pytest
 from sqlmodel import select
 
 from dialogs.loader import load_registry
-from dialogs.ui import Action, Button
+from dialogs.ui import Action, Button, Inbound, Outcome, Reply, TextIn, UpdateKey, UserRef
 from dingtalk import payload
 from dingtalk.app import run_stream
 from dingtalk.config import DingTalkConfig
+from storage import outbox
 from storage.db import SessionFactory
-from storage.models import Application, ChannelIdentity
+from storage.models import Application, ChannelIdentity, OutboxMessage, OutboxPriority
 from studiobot.app import build_conversation
 from studiobot.settings import Settings
 from tests.fakedingtalk import FakeDingTalk, Sent
@@ -141,7 +142,7 @@ async def walk(
 
 
 async def test_a_program_declared_in_dingtalk(running: Running) -> None:
-    program_id = "dalian-worker"
+    program_id = "beijing-worker"  # with photos: downloaded through the robot API
     await open_program(running.fake, "staff01", program_id)
     moves = await walk(running, "staff01", program_id)
     assert moves > 10
@@ -149,6 +150,7 @@ async def test_a_program_declared_in_dingtalk(running: Running) -> None:
     assert app is not None
     assert app.status == "submitted"
     assert all(len(s.text) <= 5000 for s in running.fake.sent)
+    assert running.fake.downloads >= 1
 
 
 async def test_a_repeated_message_is_handled_once(running: Running) -> None:
@@ -224,3 +226,113 @@ async def test_a_declaration_survives_reconnects(running: Running) -> None:
     app = await application(running.sessions, "staff04", "dalian-worker")
     assert app is not None
     assert app.answers
+
+
+async def person_of(sessions: SessionFactory, user_id: str) -> ChannelIdentity:
+    async with sessions() as session:
+        found = await session.execute(
+            select(ChannelIdentity).where(
+                ChannelIdentity.channel == "dingtalk", ChannelIdentity.external_id == user_id
+            )
+        )
+        return found.scalars().one()
+
+
+async def notify(sessions: SessionFactory, person_id: int, key: str, *, button: bool) -> None:
+    """A notice as the review flow writes one: a row of the outbox."""
+    buttons = [[Button("查看", Action.INBOX)]] if button else []
+    async with sessions() as session, session.begin():
+        await outbox.enqueue(
+            session, person_id=person_id, text=f"通知 {key}", buttons=buttons,
+            priority=OutboxPriority.PERSONAL, dedupe_key=key, now=NOW,
+        )  # fmt: skip
+
+
+async def row(sessions: SessionFactory, key: str) -> OutboxMessage:
+    async with sessions() as session:
+        found = await session.execute(select(OutboxMessage).where(OutboxMessage.dedupe_key == key))
+        return found.scalars().one()
+
+
+async def settled(sessions: SessionFactory, key: str) -> OutboxMessage:
+    for _ in range(200):
+        message = await row(sessions, key)
+        if message.sent_at or message.given_up_at:
+            return message
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"row {key} neither sent nor given up")
+
+
+async def test_notices_leave_through_the_outbox(running: Running) -> None:
+    fake = running.fake
+    await fake.acked(await fake.text("staff05", "/help"))
+    identity = await person_of(running.sessions, "staff05")
+    await notify(running.sessions, identity.person_id, "notice-1", button=True)
+    await notify(running.sessions, identity.person_id, "notice-2", button=False)
+    assert (await settled(running.sessions, "notice-1")).sent_at is not None
+    assert (await settled(running.sessions, "notice-2")).sent_at is not None
+    sent = fake.sent_to("staff05")
+    card = next(s for s in sent if "notice-1" in s.text)
+    assert card.card
+    press = payload.unpack(card.buttons[0]["payload"])
+    assert press is not None
+    assert press.action == Action.INBOX
+    assert any("notice-2" in s.text and not s.card for s in sent)
+
+
+async def test_a_rate_limit_delays_and_an_unknown_person_is_marked(running: Running) -> None:
+    fake = running.fake
+    await fake.acked(await fake.text("staff06", "/help"))
+    await fake.acked(await fake.text("staff07", "/help"))
+    six = await person_of(running.sessions, "staff06")
+    seven = await person_of(running.sessions, "staff07")
+    fake.throttle = 1
+    await notify(running.sessions, six.person_id, "throttled", button=False)
+    delivered = await settled(running.sessions, "throttled")
+    assert delivered.sent_at is not None
+    assert delivered.attempts == 2
+    fake.invalid_staff.add("staff07")
+    await notify(running.sessions, seven.person_id, "left", button=False)
+    refused = await settled(running.sessions, "left")
+    assert refused.given_up_at is not None
+    assert (await person_of(running.sessions, "staff07")).unreachable_at is not None
+
+
+class Flaky:
+    """A conversation whose first answer fails (the database went away, say)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[UserRef, Inbound, UpdateKey | None]] = []
+
+    async def handle(
+        self, user: UserRef, event: Inbound, *, update_key: UpdateKey | None = None
+    ) -> Outcome:
+        self.calls.append((user, event, update_key))
+        if len(self.calls) == 1:
+            raise RuntimeError("database unavailable")
+        return Outcome([Reply("ok")])
+
+
+async def test_a_message_is_acknowledged_only_once_answered() -> None:
+    fake = await FakeDingTalk().start()
+    flaky = Flaky()
+    task = asyncio.create_task(run_stream(config_for(fake), flaky))
+    try:
+        frame = await fake.text("staff08", "你好", msg_id="m-1")
+        with pytest.raises(TimeoutError):
+            await fake.acked(frame, wait=0.5)
+        assert fake.sent_to("staff08") == []
+        again = await fake.text("staff08", "你好", msg_id="m-1")  # DingTalk delivers it again
+        assert (await fake.acked(again))["code"] == 200
+        assert [s.text for s in fake.sent_to("staff08")] == ["ok"]
+        user, event, key = flaky.calls[-1]
+        assert (user.channel, user.external_id, user.display_name) == (
+            "dingtalk", "staff08", "用户staff08",
+        )  # fmt: skip
+        assert event == TextIn("你好")
+        assert key == ("dingtalk", "m-1")
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+        await fake.stop()
