@@ -35,7 +35,7 @@ async def run_stream(
     tasks = [asyncio.create_task(client.start(), name="dingtalk-stream")]
     if outbox is not None:
         pacing = Pacing(rate=config.send_rate, lease=config.send_lease)
-        sender = Sender(outbox, channel.replier, pacing=pacing)
+        sender = Sender(outbox, channel.replier, loc=loc, pacing=pacing)
         tasks.append(asyncio.create_task(sender.run(), name="dingtalk-sender"))
     try:
         await asyncio.gather(*tasks)

@@ -11,8 +11,9 @@ here, in a smaller loop:
   messages a second (default 15) and holds one row of a person per claim.
 * **Errors.**  A rate limit (429, a QPS code, the person flow-controlled)
   pauses the sender and puts the row back for later; a person DingTalk does
-  not know (``invalidStaffIdList``) gives the row up and marks the identity
-  unreachable, until a message reaches them again; network errors and 5xx
+  not know (``invalidStaffIdList``) gives the row up, marks the identity
+  unreachable (until a message reaches them again) and tells the
+  administrators of their organisations, through the outbox; network errors and 5xx
   retry with doubling backoff up to ``max_attempts``; any other refusal gives
   the row up at once.
 """
@@ -28,10 +29,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from dialogs.ui import Action, Button, Reply
+from dialogs import notices
+from dialogs.i18n import Locale
 from dingtalk.delivery import Replier
 from dingtalk.inbound import CHANNEL
-from dingtalk.openapi import ApiError, RateLimited, Transient, Unreachable
+from dingtalk.openapi import ApiError, RateLimited, Refused, Transient, Unreachable
 from storage import outbox
 from storage.models import OutboxMessage
 
@@ -61,11 +63,13 @@ class Sender:
         sessions: async_sessionmaker[AsyncSession],
         replier: Replier,
         *,
+        loc: Locale,
         pacing: Pacing = Pacing(),
         clock: Callable[[], dt.datetime] = system_clock,
     ) -> None:
         self.sessions = sessions
         self.replier = replier
+        self.loc = loc
         self.pacing = pacing
         self.clock = clock
         self.token = secrets.token_hex(8)
@@ -113,7 +117,12 @@ class Sender:
         if row.id not in held:
             return
         try:
-            for part in self.replier.parts(reply_of(row)):
+            reply = notices.reply_of(row)
+        except ValueError as exc:  # a button this version does not know: never a dead one
+            await self._failed(row, Refused(str(exc)))
+            return
+        try:
+            for part in self.replier.parts(reply):
                 await self.replier.send_one(row.external_id, part)
         except ApiError as exc:
             await self._failed(row, exc)
@@ -139,22 +148,10 @@ class Sender:
                 error=str(exc), retry_at=retry_at,
             )  # fmt: skip
             if isinstance(exc, Unreachable):
-                await outbox.mark_unreachable(
+                identity = await outbox.mark_unreachable(
                     session, channel=CHANNEL, external_id=row.external_id, now=now
                 )
-
-
-def reply_of(row: OutboxMessage) -> Reply:
-    """The reply a row stands for, its buttons as stored."""
-    known = {int(a) for a in Action}
-    buttons = [
-        [Button(b["label"], Action(b["action"]), b["arg"], b["key"]) for b in line]
-        for line in outbox.stored_rows(row)
-        if all(b["action"] in known for b in line)
-    ]
-    return Reply(
-        row.text,
-        buttons=[line for line in buttons if line],
-        application_id=row.application_id or 0,
-        revision=row.revision,
-    )
+                if identity is not None:  # once per episode, however many rows bounce
+                    await notices.tell_admins_unreachable(
+                        session, identity=identity, now=now, loc=self.loc
+                    )
