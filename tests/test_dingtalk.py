@@ -42,17 +42,16 @@ class Running:
     task: asyncio.Task[None]
 
 
-def config_for(fake: FakeDingTalk, **more: object) -> DingTalkConfig:
+def config_for(fake: FakeDingTalk, *, cards: bool = True) -> DingTalkConfig:
     return DingTalkConfig(
         client_id=fake.client_id,
         client_secret=fake.secret,
         api_url=fake.url,
         gateway_url=fake.url,
-        card_template_id="studiobot.card",
+        card_template_id="studiobot.card" if cards else "",
         backoff=0.05,
         backoff_cap=0.2,
         connect_timeout=1.0,
-        **more,  # type: ignore[arg-type]
     )
 
 
@@ -335,4 +334,30 @@ async def test_a_message_is_acknowledged_only_once_answered() -> None:
         task.cancel()
         with suppress(asyncio.CancelledError):
             await task
+        await fake.stop()
+
+
+async def test_without_a_card_template_buttons_are_typed_numbers(
+    database_url: str, tmp_path: Path
+) -> None:
+    fake = await FakeDingTalk().start()
+    settings = Settings(database_url=database_url, data_dir=tmp_path / "data")
+    conversation, engine = await build_conversation(settings, clock=lambda: NOW)
+    config = config_for(fake, cards=False)
+    task = asyncio.create_task(run_stream(config, conversation, outbox=conversation.sessions))
+    try:
+        await fake.acked(await fake.text("staff09", "/apply"))
+        menu = fake.sent_to("staff09")[-1]
+        assert not menu.card
+        line = next(x for x in menu.text.splitlines() if "大连市总工会" in x and "职工" in x)
+        number = line.split(".", 1)[0]
+        await fake.acked(await fake.text("staff09", number))
+        app = await application(conversation.sessions, "staff09", "dalian-worker")
+        assert app is not None
+        await fake.acked(await fake.text("staff09", "999"))  # no such button: typed text
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+        await engine.dispose()
         await fake.stop()
