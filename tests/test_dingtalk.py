@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 from collections.abc import AsyncIterator
 from contextlib import suppress
 from dataclasses import dataclass
@@ -19,7 +20,19 @@ import pytest
 from sqlmodel import select
 
 from dialogs.loader import load_registry
-from dialogs.ui import Action, Button, Inbound, Outcome, Reply, TextIn, UpdateKey, UserRef
+from dialogs.service import Conversation
+from dialogs.ui import (
+    Action,
+    Button,
+    ButtonIn,
+    CommandIn,
+    Inbound,
+    Outcome,
+    Reply,
+    TextIn,
+    UpdateKey,
+    UserRef,
+)
 from dingtalk import payload
 from dingtalk.app import run_stream
 from dingtalk.config import DingTalkConfig
@@ -40,6 +53,7 @@ class Running:
     fake: FakeDingTalk
     sessions: SessionFactory
     task: asyncio.Task[None]
+    conversation: Conversation
 
 
 def config_for(fake: FakeDingTalk, *, cards: bool = True) -> DingTalkConfig:
@@ -65,7 +79,7 @@ async def running(database_url: str, tmp_path: Path) -> AsyncIterator[Running]:
     )
     await asyncio.wait_for(fake.connected.wait(), 10)
     try:
-        yield Running(fake, conversation.sessions, task)
+        yield Running(fake, conversation.sessions, task, conversation)
     finally:
         task.cancel()
         with suppress(asyncio.CancelledError):
@@ -361,3 +375,34 @@ async def test_without_a_card_template_buttons_are_typed_numbers(
             await task
         await engine.dispose()
         await fake.stop()
+
+
+CODE = re.compile(r"[A-Z2-9]{4}-[A-Z2-9]{4}")
+
+
+async def test_one_person_on_telegram_and_dingtalk(running: Running) -> None:
+    telegram = UserRef("telegram", "4242", "Lin")
+    handle = running.conversation.handle
+    await handle(telegram, CommandIn("apply"))
+    picked = await handle(telegram, ButtonIn(Action.PICK_PROGRAM, 0, 0, 0, "dalian-worker"))
+    assert picked.replies
+    asked = await handle(telegram, CommandIn("link"))
+    found = CODE.search(asked.replies[-1].text)
+    assert found is not None
+    fake = running.fake
+    await fake.acked(await fake.text("staff10", f"/link {found.group(0).lower()}"))
+    mine = await application(running.sessions, "staff10", "dalian-worker")
+    assert mine is not None  # the Telegram draft, seen from DingTalk
+    async with running.sessions() as session:
+        ids = await session.execute(
+            select(ChannelIdentity.channel).where(ChannelIdentity.person_id == mine.user_id)
+        )
+        assert sorted(ids.scalars()) == ["dingtalk", "telegram"]
+    # Used once; and an account with a declaration of its own is never merged.
+    await fake.acked(await fake.text("staff11", f"/link {found.group(0)}"))
+    assert (await person_of(running.sessions, "staff11")).person_id != mine.user_id
+    await open_program(fake, "staff12", "dalian-worker")
+    second = CODE.search((await handle(telegram, CommandIn("link"))).replies[-1].text)
+    assert second is not None
+    await fake.acked(await fake.text("staff12", f"/link {second.group(0)}"))
+    assert (await person_of(running.sessions, "staff12")).person_id != mine.user_id
