@@ -36,9 +36,17 @@ from dialogs.ui import (
 from dingtalk import payload
 from dingtalk.app import run_stream
 from dingtalk.config import DingTalkConfig
-from storage import outbox
+from review import invites, orgs
+from storage import outbox, staff
 from storage.db import SessionFactory
-from storage.models import Application, ChannelIdentity, OutboxMessage, OutboxPriority
+from storage.models import (
+    Application,
+    ChannelIdentity,
+    OutboxMessage,
+    OutboxPriority,
+    ReviewTask,
+    StaffRole,
+)
 from studiobot.app import build_conversation
 from studiobot.settings import Settings
 from tests.fakedingtalk import FakeDingTalk, Sent
@@ -124,18 +132,22 @@ async def open_program(fake: FakeDingTalk, user_id: str, program_id: str) -> Non
 
 
 async def walk(
-    running: Running, user_id: str, program_id: str, stop_after: int | None = None
+    running: Running,
+    user_id: str,
+    program_id: str,
+    stop_after: int | None = None,
+    unit: str = "申报单位示例",
 ) -> int:
     """Answer as the scripted applicant until submitted (or ``stop_after`` moves)."""
     program = REGISTRY.get(program_id)
     assert program is not None
-    applicant = Applicant(program, NOW.date())
+    applicant = Applicant(program, NOW.date(), unit=unit)
     moves = 0
     fake = running.fake
     while stop_after is None or moves < stop_after:
         app = await application(running.sessions, user_id, program_id)
         assert app is not None
-        if app.status == "submitted":
+        if app.submission_no >= 1:
             return moves
         move = applicant.next_move(app.answers, app.cursor)
         if isinstance(move, Text):
@@ -406,3 +418,46 @@ async def test_one_person_on_telegram_and_dingtalk(running: Running) -> None:
     assert second is not None
     await fake.acked(await fake.text("staff12", f"/link {second.group(0)}"))
     assert (await person_of(running.sessions, "staff12")).person_id != mine.user_id
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "review" / "examples"
+
+
+async def test_a_reviewer_decides_from_a_dingtalk_card(running: Running) -> None:
+    fake, sessions = running.fake, running.sessions
+    async with sessions() as session, session.begin():
+        await orgs.import_file(session, path=EXAMPLES / "dalian.yaml", now=NOW)
+        org = await staff.organisation(session, code="dl-xg-gk-gh")
+        assert org is not None
+        invited = await invites.create(
+            session, organisation=org, role=StaffRole.REVIEWER, days=7, now=NOW
+        )
+    await fake.acked(await fake.text("rev0", f"/start {invited.token}"))
+    await open_program(fake, "lead0", "dalian-worker")
+    await walk(running, "lead0", "dalian-worker", unit="大连港口设备有限公司")
+    app = await application(sessions, "lead0", "dalian-worker")
+    assert app is not None
+    assert app.status == "in_review"
+    for _ in range(200):  # the reviewer's card comes through the outbox
+        offered = [payload.unpack(b["payload"]) for s in fake.sent_to("rev0") for b in s.buttons]
+        if any(p and p.action == Action.REVIEW_APPROVE for p in offered):
+            break
+        await asyncio.sleep(0.05)
+    approve = find_payload(fake, "rev0", Action.REVIEW_APPROVE, *approve_of(fake, "rev0"))
+    await fake.acked(await fake.press("rev0", approve))
+    await fake.acked(await fake.text("rev0", "同意推荐"))
+    async with sessions() as session:
+        found = await session.execute(
+            select(ReviewTask).where(ReviewTask.application_id == app.id, ReviewTask.level == 0)
+        )
+        task = found.scalars().one()
+    assert (task.state, task.opinion) == ("approved", "同意推荐")
+
+
+def approve_of(fake: FakeDingTalk, user_id: str) -> tuple[int, str]:
+    """The arg and key of the newest card's 同意 button."""
+    for button in last_card(fake, user_id).buttons:
+        press = payload.unpack(button["payload"])
+        if press and press.action == Action.REVIEW_APPROVE:
+            return press.arg, press.key
+    raise AssertionError("no 同意 on the last card")
