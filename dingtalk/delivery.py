@@ -15,6 +15,7 @@ and the person sees the question again with ``/apply``).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -24,13 +25,15 @@ from dialogs.i18n import Locale
 from dialogs.textfit import fit_replies
 from dialogs.ui import Button, ButtonIn, Reply
 from dingtalk import payload
-from dingtalk.openapi import ApiError, OpenApi, Unreachable
+from dingtalk.openapi import ApiError, OpenApi, RateLimited, Unreachable
 
 log = logging.getLogger(__name__)
 
 TEXT_LIMIT = 3000
 """Characters of one message: DingTalk takes about 5000 in a text and less in a card's
 markdown; 3000 keeps a question with its buttons on one screen of a phone."""
+REPLY_WAIT = 3.0
+"""Seconds a direct reply waits out a rate limit before its one more try."""
 NUMBER_RE = re.compile(r"^#?\s*([0-9]{1,3})$")
 
 
@@ -58,7 +61,11 @@ class Replier:
         person who cannot be reached ends the sending."""
         for reply in fit_replies(replies, TEXT_LIMIT):
             try:
-                await self.send_one(user_id, reply)
+                try:
+                    await self.send_one(user_id, reply)
+                except RateLimited as exc:  # the person is waiting: once more, soon
+                    await asyncio.sleep(min(exc.retry_after, REPLY_WAIT))
+                    await self.send_one(user_id, reply)
             except Unreachable:
                 log.warning("a DingTalk user cannot be reached; replies dropped")
                 return

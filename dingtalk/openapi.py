@@ -213,7 +213,8 @@ def _error(status: int, code: str, path: str, retry_after: str = "") -> ApiError
     """The kind of failure an answer is; only the code and status are kept (no bodies,
     which may echo what was sent)."""
     what = f"{path}: HTTP {status} {code}".strip()
-    if status == 429 or "QpsLimit" in code or "FlowControl" in code.replace("flowcontrol", ""):
+    lowered = code.lower()
+    if status == 429 or "qpslimit" in lowered or "flowcontrol" in lowered:
         try:
             wait = float(retry_after)
         except ValueError:
@@ -221,6 +222,6 @@ def _error(status: int, code: str, path: str, retry_after: str = "") -> ApiError
         return RateLimited(what, retry_after=max(wait, 0.1))
     if status >= 500:
         return Transient(what)
-    if status in (403, 404) and ("staff" in code.lower() or "user" in code.lower()):
+    if status in (403, 404) and ("staff" in lowered or "user" in lowered):
         return Unreachable(what)
     return Refused(what)

@@ -88,9 +88,7 @@ class Sender:
 
     async def step(self) -> int:
         """One claim, sent; how many rows were taken."""
-        loop = asyncio.get_running_loop()
-        if loop.time() < self._pause_until:
-            await asyncio.sleep(self._pause_until - loop.time())
+        await self._paused()
         now = self.clock()
         lease = dt.timedelta(seconds=self.pacing.lease)
         async with self.sessions() as session, session.begin():
@@ -104,9 +102,15 @@ class Sender:
                 token=self.token, per_chat=1,
             )  # fmt: skip
         for row in rows:
+            await self._paused()  # a rate limit met by the row before holds the rest
             await self._deliver(row, lease)
             await asyncio.sleep(1 / self.pacing.rate)
         return len(rows)
+
+    async def _paused(self) -> None:
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._pause_until:
+            await asyncio.sleep(self._pause_until - loop.time())
 
     async def _deliver(self, row: OutboxMessage, lease: dt.timedelta) -> None:
         assert row.id is not None

@@ -62,18 +62,23 @@ class StreamClient(_SdkClient):  # type: ignore[misc]
         """Connect, serve frames, and connect again whenever the link is lost."""
         self.pre_start()
         delay = self.config.backoff
-        while True:
-            try:
-                ticket = await self.open_ticket()
-                await self._serve(ticket)
-                delay = self.config.backoff  # a connection that served resets the pause
-            except (OSError, aiohttp.ClientError, TimeoutError, ValueError) as exc:
-                log.warning("DingTalk stream: %s; connecting again in %.1fs", _brief(exc), delay)
-            except websockets.WebSocketException as exc:
-                log.warning("DingTalk stream: %s; connecting again in %.1fs", _brief(exc), delay)
-            self.connected.clear()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.config.backoff_cap)
+        try:
+            while True:
+                try:
+                    ticket = await self.open_ticket()
+                    await self._serve(ticket)
+                    delay = self.config.backoff  # a connection that served resets the pause
+                except Exception as exc:  # whatever broke the link, a new one is opened
+                    log.warning(
+                        "DingTalk stream: %s; connecting again in %.1fs", _brief(exc), delay
+                    )
+                self.connected.clear()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.config.backoff_cap)
+        finally:
+            # Frames still being handled are not acknowledged: DingTalk delivers them again.
+            for task in list(self._tasks):
+                task.cancel()
 
     async def open_ticket(self) -> dict[str, str]:
         """The endpoint and ticket of a new connection (``POST /v1.0/gateway/connections/open``)."""

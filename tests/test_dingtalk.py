@@ -305,6 +305,17 @@ async def test_notices_leave_through_the_outbox(running: Running) -> None:
     assert any("notice-2" in s.text and not s.card for s in sent)
 
 
+async def test_the_token_is_kept_and_asked_again_when_refused(running: Running) -> None:
+    fake = running.fake
+    for n in range(3):
+        await fake.acked(await fake.text("staff13", f"/help {n}"))
+    assert fake.token_requests == 1
+    fake.tokens.clear()  # revoked (or the app's secret was reset)
+    await fake.acked(await fake.text("staff13", "/help"))
+    assert fake.token_requests == 2
+    assert len(fake.sent_to("staff13")) == 4
+
+
 async def test_a_rate_limit_delays_and_an_unknown_person_is_marked(running: Running) -> None:
     fake = running.fake
     await fake.acked(await fake.text("staff06", "/help"))
