@@ -27,8 +27,10 @@ class DingTalkConfig:
     lines under the text, to be answered by typing (see ``dingtalk.render``)."""
     locale: str = "zh-CN"
     send_rate: float = 15.0
-    """Messages a second the outbox's sender sends (DingTalk allows an app about 20
-    calls a second of one API; with several processes give each its share)."""
+    """Messages a second the outbox's sender sends.  DingTalk limits an app's calls of
+    one API a second (commonly 20; it answers 429 or a ``QpsLimit`` code beyond, which
+    the sender waits out) and a robot message names at most 20 people; 15 stays
+    below.  With several processes give each its share."""
     send_lease: float = 60.0
     connect_timeout: float = 10.0
     """Seconds the connection-open request and the WebSocket handshake may take."""

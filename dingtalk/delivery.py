@@ -56,10 +56,18 @@ class Replier:
         self.cards = bool(api.config.card_template_id)
         self._shown: dict[str, Shown] = {}
 
-    async def send(self, user_id: str, replies: list[Reply]) -> None:
+    async def send(self, user_id: str, replies: list[Reply], *, pressed: str = "") -> None:
         """Send in order; a refused reply is logged and the next still goes, but a
-        person who cannot be reached ends the sending."""
+        person who cannot be reached ends the sending.
+
+        The first reply that ``replaces`` the message whose button was pressed (a
+        tick of a multiple choice) changes the ``pressed`` card in place rather
+        than stacking a copy of the question under it; if that fails it is sent.
+        """
         for reply in fit_replies(replies, TEXT_LIMIT):
+            if pressed and await self._replaced(pressed, reply):
+                pressed = ""
+                continue
             try:
                 try:
                     await self.send_one(user_id, reply)
@@ -71,6 +79,16 @@ class Replier:
                 return
             except ApiError as exc:
                 log.warning("a reply was not sent: %s", exc)
+
+    async def _replaced(self, track: str, reply: Reply) -> bool:
+        if not (self.cards and reply.replaces and reply.buttons and not reply.media):
+            return False
+        try:
+            await self.api.update_card(track, card_params(reply, reply.text))
+        except ApiError as exc:
+            log.info("a card could not be changed in place (%s); sent anew", exc)
+            return False
+        return True
 
     def parts(self, reply: Reply) -> list[Reply]:
         """A reply cut to DingTalk's length, the buttons with the last part."""

@@ -80,15 +80,18 @@ class Channel:
             async with self._locks[user_id]:
                 await self.replier.send(user_id, [Reply(self.loc.t("dingtalk.stale"))])
             return
-        await self._handle(user, press, (CARD_SOURCE, message_id or _card_key(data)))
+        key = (CARD_SOURCE, message_id or _card_key(data))
+        await self._handle(user, press, key, pressed=str(data.get("outTrackId") or ""))
 
-    async def _handle(self, user: UserRef, event: Inbound, key: UpdateKey) -> None:
+    async def _handle(
+        self, user: UserRef, event: Inbound, key: UpdateKey, *, pressed: str = ""
+    ) -> None:
         async with self._locks[user.external_id]:
             outcome = await self.conversation.handle(user, event, update_key=key)
             replies = list(outcome.replies)
             if outcome.toast and not replies:
                 replies = [Reply(outcome.toast)]
-            await self.replier.send(user.external_id, replies)
+            await self.replier.send(user.external_id, replies, pressed=pressed)
 
     def event(self, data: dict[str, Any], user_id: str) -> Inbound:
         kind = str(data.get("msgtype", ""))

@@ -8,7 +8,8 @@
   stands in ``invalidStaffIdList`` (not in the organisation, left it), or in
   ``flowControlledStaffIdList`` (too many messages to that person).
 * ``POST /v1.0/card/instances/createAndDeliver``: a card with buttons, whose
-  presses come back through the stream (``callbackType: STREAM``).
+  presses come back through the stream (``callbackType: STREAM``), and
+  ``PUT /v1.0/card/instances`` to change one in place.
 * ``POST /v1.0/robot/messageFiles/download``: a short-lived URL for a picture or
   file a person sent the robot, fetched at once with a size cap.
 
@@ -98,14 +99,14 @@ class OpenApi:
     def forget_token(self) -> None:
         self._token = ""
 
-    async def call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST with the app's token; a 401 gets a new token and one more try."""
+    async def call(self, path: str, body: dict[str, Any], method: str = "POST") -> dict[str, Any]:
+        """Call with the app's token; a 401 gets a new token and one more try."""
         try:
-            return await self._post(path, body, token=await self.token())
+            return await self._post(path, body, token=await self.token(), method=method)
         except _Unauthenticated:
             self.forget_token()
         try:
-            return await self._post(path, body, token=await self.token())
+            return await self._post(path, body, token=await self.token(), method=method)
         except _Unauthenticated as exc:
             raise Refused(f"{path}: the new token is refused too") from exc
 
@@ -133,6 +134,11 @@ class OpenApi:
             if result.get("success") is False:
                 raise Unreachable(str(result.get("errorMsg", "card not delivered")))
         return track
+
+    async def update_card(self, track: str, params: dict[str, str]) -> None:
+        """Show new contents in a card sent before (a tick of a multiple choice)."""
+        body = {"outTrackId": track, "cardData": {"cardParamMap": params}}
+        await self.call("/v1.0/card/instances", body, method="PUT")
 
     async def _batch_send(self, user_id: str, key: str, param: dict[str, str]) -> None:
         body = {
@@ -165,13 +171,16 @@ class OpenApi:
             raise Refused("the file is larger than any question takes")
         return content
 
-    async def _post(self, path: str, body: dict[str, Any], *, token: str | None) -> dict[str, Any]:
+    async def _post(
+        self, path: str, body: dict[str, Any], *, token: str | None, method: str = "POST"
+    ) -> dict[str, Any]:
         headers = {"Content-Type": "application/json"}
         if token is not None:
             headers["x-acs-dingtalk-access-token"] = token
         url = self.config.api_url.rstrip("/") + path
         try:
-            async with self._http().post(url, json=body, headers=headers) as response:
+            request = self._http().request(method, url, json=body, headers=headers)
+            async with request as response:
                 text = await response.text()
                 status = response.status
                 retry_after = response.headers.get("Retry-After", "")

@@ -6,9 +6,10 @@ here, in a smaller loop:
 * **Never twice.**  A row is marked *sending* in a commit before its call; after
   a crash such a row is given up and logged, not sent again (a duplicate is
   seen by everyone, a lost notice is still in ``/status`` and ``/inbox``).
-* **Pace.**  DingTalk allows an app about 20 calls a second of one API (and
-  limits what one person receives a minute): the sender keeps ``rate``
-  messages a second (default 15) and holds one row of a person per claim.
+* **Pace.**  DingTalk limits an app's calls of one API a second (commonly
+  20) and what one person receives (``flowControlledStaffIdList``): the
+  sender keeps ``rate`` messages a second (default 15) and holds one row of
+  a person per claim.
 * **Errors.**  A rate limit (429, a QPS code, the person flow-controlled)
   pauses the sender and puts the row back for later; a person DingTalk does
   not know (``invalidStaffIdList``) gives the row up, marks the identity

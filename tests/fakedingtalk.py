@@ -37,6 +37,9 @@ class Sent:
     text: str
     buttons: list[dict[str, str]] = field(default_factory=list)
     card: bool = False
+    track: str = ""
+    updates: int = 0
+    """How often the card was changed in place since it was sent."""
 
 
 class FakeDingTalk:
@@ -72,6 +75,7 @@ class FakeDingTalk:
         app.router.add_post("/v1.0/oauth2/accessToken", self._token)
         app.router.add_post("/v1.0/robot/oToMessages/batchSend", self._batch_send)
         app.router.add_post("/v1.0/card/instances/createAndDeliver", self._card)
+        app.router.add_put("/v1.0/card/instances", self._update_card)
         app.router.add_post("/v1.0/robot/messageFiles/download", self._download)
         app.router.add_get("/files/{code}", self._file)
         self._runner = web.AppRunner(app)
@@ -124,11 +128,13 @@ class FakeDingTalk:
             body = {"msgtype": "file", "content": {"downloadCode": code, "fileName": name}}
         return await self.message(user_id, body)
 
-    async def press(self, user_id: str, payload: Any, frame_id: str = "") -> str:
-        """A card button pressed; the frame's id."""
+    async def press(
+        self, user_id: str, payload: Any, frame_id: str = "", track: str = "track"
+    ) -> str:
+        """A card button pressed (on the card ``track``); the frame's id."""
         content = {"cardPrivateData": {"actionIds": ["press"], "params": {"payload": payload}}}
         data = {
-            "outTrackId": "track",
+            "outTrackId": track,
             "corpId": "corp",
             "userId": user_id,
             "type": "actionCallback",
@@ -258,12 +264,25 @@ class FakeDingTalk:
         user = body["openSpaceId"].rsplit(".", 1)[1]
         params = body["cardData"]["cardParamMap"]
         assert all(isinstance(v, str) for v in params.values())
-        self.sent.append(Sent(user, params["text"], json.loads(params["buttons"]), card=True))
+        track = body["outTrackId"]
+        self.sent.append(Sent(user, params["text"], json.loads(params["buttons"]), True, track))
         return web.json_response(
             {"success": True, "result": {"outTrackId": body["outTrackId"], "deliverResults": [
                 {"spaceType": "IM_ROBOT", "spaceId": user, "success": True}
             ]}}
         )  # fmt: skip
+
+    async def _update_card(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return web.json_response({"code": "InvalidAuthentication"}, status=401)
+        body = await request.json()
+        cards = [s for s in self.sent if s.card and s.track == body["outTrackId"]]
+        if not cards:
+            return web.json_response({"code": "cardNotExist"}, status=400)
+        params = body["cardData"]["cardParamMap"]
+        cards[0].text, cards[0].buttons = params["text"], json.loads(params["buttons"])
+        cards[0].updates += 1
+        return web.json_response({"success": True, "result": True})
 
     async def _download(self, request: web.Request) -> web.Response:
         if not self._authorised(request):

@@ -113,6 +113,18 @@ def last_card(fake: FakeDingTalk, user_id: str) -> Sent:
     return next(s for s in reversed(fake.sent_to(user_id)) if s.card)
 
 
+def find_button(
+    fake: FakeDingTalk, user_id: str, action: Action, arg: int = 0, key: str = ""
+) -> tuple[str, str]:
+    """The payload of the newest card's button doing this and that card's id."""
+    card = last_card(fake, user_id)
+    for button in card.buttons:
+        press = payload.unpack(button["payload"])
+        if press and (press.action, press.arg, press.key) == (action, arg, key):
+            return button["payload"], card.track
+    raise AssertionError(f"no button {action!r} {arg} {key!r} on the last card")
+
+
 def find_payload(
     fake: FakeDingTalk, user_id: str, action: Action, arg: int = 0, key: str = ""
 ) -> str:
@@ -156,9 +168,8 @@ async def walk(
             frame = await fake.upload(user_id, move.data, move.file_name, move.mime_type)
         else:
             assert isinstance(move, Press)
-            frame = await fake.press(
-                user_id, find_payload(fake, user_id, move.action, move.arg, move.key)
-            )
+            data, track = find_button(fake, user_id, move.action, move.arg, move.key)
+            frame = await fake.press(user_id, data, track=track)
         ack = await fake.acked(frame)
         assert ack["code"] == 200
         moves += 1
@@ -176,6 +187,16 @@ async def test_a_program_declared_in_dingtalk(running: Running) -> None:
     assert app.status == "submitted"
     assert all(len(s.text) <= 5000 for s in running.fake.sent)
     assert running.fake.downloads >= 1
+
+
+async def test_a_tick_changes_the_card_in_place(running: Running) -> None:
+    program_id = "cccc-model"  # with a multiple choice
+    await open_program(running.fake, "staff14", program_id)
+    await walk(running, "staff14", program_id)
+    app = await application(running.sessions, "staff14", program_id)
+    assert app is not None
+    assert app.submission_no == 1
+    assert any(s.updates for s in running.fake.sent_to("staff14"))
 
 
 async def test_a_repeated_message_is_handled_once(running: Running) -> None:
