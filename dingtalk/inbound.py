@@ -16,7 +16,8 @@ import asyncio
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 from dialogs.i18n import Locale
@@ -38,6 +39,8 @@ from dingtalk.openapi import OpenApi
 log = logging.getLogger(__name__)
 
 CHANNEL = "dingtalk"
+KINDS = {"audio": "voice"}
+"""DingTalk's message types where the dialogs call them otherwise (a voice note)."""
 CARD_SOURCE = "dingtalk-card"
 """Card presses have ids of their own, kept apart from messages' ids."""
 
@@ -56,7 +59,8 @@ class Channel:
         self.api = api
         self.loc = loc
         self.replier = Replier(api, loc)
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._waiting: defaultdict[str, int] = defaultdict(int)
 
     async def message(self, data: dict[str, Any], message_id: str) -> None:
         """A robot message; returns once its answer is committed and sent."""
@@ -77,7 +81,7 @@ class Channel:
         press = payload.unpack(_pressed_payload(data))
         user = UserRef(CHANNEL, user_id)
         if press is None:
-            async with self._locks[user_id]:
+            async with self._serial(user_id):
                 await self.replier.send(user_id, [Reply(self.loc.t("dingtalk.stale"))])
             return
         key = (CARD_SOURCE, message_id or _card_key(data))
@@ -86,12 +90,28 @@ class Channel:
     async def _handle(
         self, user: UserRef, event: Inbound, key: UpdateKey, *, pressed: str = ""
     ) -> None:
-        async with self._locks[user.external_id]:
+        async with self._serial(user.external_id):
             outcome = await self.conversation.handle(user, event, update_key=key)
             replies = list(outcome.replies)
             if outcome.toast and not replies:
                 replies = [Reply(outcome.toast)]
             await self.replier.send(user.external_id, replies, pressed=pressed)
+
+    @asynccontextmanager
+    async def _serial(self, user_id: str) -> AsyncIterator[None]:
+        """One person's events one after another, in the order they came (a lock's
+        waiters are woken first come, first served); the lock is dropped when no
+        event of theirs is left, so the map does not grow with every person ever seen."""
+        lock = self._locks.setdefault(user_id, asyncio.Lock())
+        self._waiting[user_id] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._waiting[user_id] -= 1
+            if not self._waiting[user_id]:
+                del self._waiting[user_id]
+                del self._locks[user_id]
 
     def event(self, data: dict[str, Any], user_id: str) -> Inbound:
         kind = str(data.get("msgtype", ""))
@@ -116,7 +136,7 @@ class Channel:
             ]
             if codes:
                 return self._file("photo", "photo.jpg", str(codes[0]))
-        return UnsupportedIn(kind or "unknown")
+        return UnsupportedIn(KINDS.get(kind, kind) or "other")
 
     def typed(self, text: str, user_id: str) -> Inbound:
         """A command, a number meaning a shown button (no card template), or text."""

@@ -199,6 +199,20 @@ async def test_a_tick_changes_the_card_in_place(running: Running) -> None:
     assert any(s.updates for s in running.fake.sent_to("staff14"))
 
 
+async def test_a_voice_message_is_answered_and_the_draft_kept(running: Running) -> None:
+    fake = running.fake
+    await open_program(fake, "staff15", "dalian-worker")
+    before = await application(running.sessions, "staff15", "dalian-worker")
+    sent = len(fake.sent_to("staff15"))
+    voice = {"msgtype": "audio", "content": {"downloadCode": "v1", "duration": 3}}
+    await fake.acked(await fake.message("staff15", voice))
+    assert len(fake.sent_to("staff15")) > sent  # a hint, then the question again
+    after = await application(running.sessions, "staff15", "dalian-worker")
+    assert before is not None
+    assert after is not None
+    assert after.answers == before.answers
+
+
 async def test_a_repeated_message_is_handled_once(running: Running) -> None:
     fake = running.fake
     await open_program(fake, "staff02", "dalian-worker")
