@@ -36,7 +36,7 @@ from dingtalk_stream import (
     Credential,
 )
 from dingtalk_stream import DingTalkStreamClient as _SdkClient
-from dingtalk_stream.frames import CallbackMessage
+from dingtalk_stream.frames import CallbackMessage, SystemMessage
 
 from dingtalk.config import DingTalkConfig
 from dingtalk.inbound import Channel
@@ -121,6 +121,17 @@ class StreamClient(_SdkClient):  # type: ignore[misc]
             finally:
                 keepalive.cancel()
         log.info("DingTalk stream closed")
+
+    async def route_message(self, json_message: dict[str, Any]) -> str:
+        """DingTalk's pings (SYSTEM ``ping``) answered with their data, quietly: the
+        SDK answers them too, but logs each as an unknown topic."""
+        headers = json_message.get("headers") or {}
+        if json_message.get("type") == SystemMessage.TYPE and headers.get("topic") == "ping":
+            ack = await self.system_handler.raw_process(SystemMessage.from_dict(json_message))
+            await self.websocket.send(json.dumps(ack.to_dict()))
+            return ""
+        result: str = await super().route_message(json_message)
+        return result
 
     def open_connection(self) -> None:  # the SDK's blocking version must never run
         raise NotImplementedError("StreamClient.open_ticket replaces it")

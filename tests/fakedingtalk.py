@@ -170,6 +170,22 @@ class FakeDingTalk:
         await asyncio.wait_for(self._ack_events[frame_id].wait(), wait)
         return self.acks[frame_id]
 
+    async def ping(self) -> str:
+        """A SYSTEM ping; its frame id (the ACK echoes the data)."""
+        assert self.ws is not None
+        frame_id = f"ping{next(self._ids)}"
+        await self.ws.send_str(
+            json.dumps(
+                {
+                    "specVersion": "1.0",
+                    "type": "SYSTEM",
+                    "headers": {"messageId": frame_id, "topic": "ping"},
+                    "data": json.dumps({"opaque": frame_id}),
+                }
+            )
+        )
+        return frame_id
+
     async def disconnect(self) -> None:
         """DingTalk's own notice that it will close the connection (SYSTEM disconnect)."""
         assert self.ws is not None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import suppress
@@ -211,6 +212,13 @@ async def test_a_voice_message_is_answered_and_the_draft_kept(running: Running) 
     assert before is not None
     assert after is not None
     assert after.answers == before.answers
+
+
+async def test_a_ping_is_answered_with_its_data(running: Running) -> None:
+    frame = await running.fake.ping()
+    ack = await running.fake.acked(frame)
+    assert ack["code"] == 200
+    assert json.loads(ack["data"]) == {"opaque": frame}
 
 
 async def test_a_repeated_message_is_handled_once(running: Running) -> None:
