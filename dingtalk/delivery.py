@@ -25,7 +25,7 @@ from dialogs.i18n import Locale
 from dialogs.textfit import fit_replies
 from dialogs.ui import Button, ButtonIn, Reply
 from dingtalk import payload
-from dingtalk.openapi import ApiError, OpenApi, RateLimited, Unreachable
+from dingtalk.openapi import ApiError, OpenApi, RateLimited, Transient, Unreachable
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +56,16 @@ class Replier:
         self.cards = bool(api.config.card_template_id)
         self._shown: dict[str, Shown] = {}
 
-    async def send(self, user_id: str, replies: list[Reply], *, pressed: str = "") -> None:
+    async def send(self, user_id: str, replies: list[Reply], *, pressed: str = "") -> bool:
         """Send in order; a refused reply is logged and the next still goes, but a
-        person who cannot be reached ends the sending.
+        person who cannot be reached ends the sending.  False when a reply was lost
+        to the network or a server error (DingTalk may take it a moment later).
 
         The first reply that ``replaces`` the message whose button was pressed (a
         tick of a multiple choice) changes the ``pressed`` card in place rather
         than stacking a copy of the question under it; if that fails it is sent.
         """
+        whole = True
         for reply in fit_replies(replies, TEXT_LIMIT):
             if pressed and await self._replaced(pressed, reply):
                 pressed = ""
@@ -76,9 +78,11 @@ class Replier:
                     await self.send_one(user_id, reply)
             except Unreachable:
                 log.warning("a DingTalk user cannot be reached; replies dropped")
-                return
+                return True
             except ApiError as exc:
                 log.warning("a reply was not sent: %s", exc)
+                whole = whole and not isinstance(exc, Transient)
+        return whole
 
     async def _replaced(self, track: str, reply: Reply) -> bool:
         if not (self.cards and reply.replaces and reply.buttons and not reply.media):

@@ -45,6 +45,10 @@ CARD_SOURCE = "dingtalk-card"
 """Card presses have ids of their own, kept apart from messages' ids."""
 
 
+class RepliesLost(Exception):
+    """The answer is saved but a reply did not reach DingTalk."""
+
+
 class Converses(Protocol):
     async def handle(
         self, user: UserRef, event: Inbound, *, update_key: UpdateKey | None = None
@@ -95,7 +99,10 @@ class Channel:
             replies = list(outcome.replies)
             if outcome.toast and not replies:
                 replies = [Reply(outcome.toast)]
-            await self.replier.send(user.external_id, replies, pressed=pressed)
+            if not await self.replier.send(user.external_id, replies, pressed=pressed):
+                # Not acknowledged: DingTalk delivers the message again, and the
+                # redelivery (recognised by its id) shows the person where they are.
+                raise RepliesLost("a reply was lost to the network; the message will come again")
 
     @asynccontextmanager
     async def _serial(self, user_id: str) -> AsyncIterator[None]:

@@ -8,7 +8,8 @@ event loop), and it reconnects after a fixed pause.  Ours asks the gateway
 with aiohttp and a timeout, and reconnects with doubling backoff.
 
 A robot message is acknowledged only after its answer is committed and the
-replies sent: when anything fails on the way the handler raises, the SDK
+replies sent: when anything fails on the way (a reply lost to the network
+included) the handler raises, the SDK
 logs it and sends no ACK, and DingTalk delivers the message again.  The
 message id is the update key, so a repeated message changes nothing (the
 person is shown where they are).  One person's messages are handled one

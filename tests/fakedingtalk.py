@@ -59,6 +59,8 @@ class FakeDingTalk:
         self.invalid_staff: set[str] = set()
         self.throttle = 0
         """Sends still to answer with HTTP 429."""
+        self.broken = 0
+        """Sends still to answer with HTTP 503."""
         self.files: dict[str, bytes] = {}
         self.downloads = 0
         self.ws: web.WebSocketResponse | None = None
@@ -258,12 +260,22 @@ class FakeDingTalk:
     def _authorised(self, request: web.Request) -> bool:
         return request.headers.get("x-acs-dingtalk-access-token", "") in self.tokens
 
-    async def _batch_send(self, request: web.Request) -> web.Response:
-        if not self._authorised(request):
-            return web.json_response({"code": "InvalidAuthentication"}, status=401)
+    def _refusal(self) -> web.Response | None:
+        """A rate limit or an outage asked for by the test, for one sending call."""
         if self.throttle:
             self.throttle -= 1
             return web.json_response({"code": "Forbidden.AccessDenied.QpsLimitForApi"}, status=429)
+        if self.broken:
+            self.broken -= 1
+            return web.json_response({"code": "ServiceUnavailable"}, status=503)
+        return None
+
+    async def _batch_send(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return web.json_response({"code": "InvalidAuthentication"}, status=401)
+        refused = self._refusal()
+        if refused is not None:
+            return refused
         body = await request.json()
         assert body["robotCode"] == self.client_id
         invalid = [u for u in body["userIds"] if u in self.invalid_staff]
@@ -276,6 +288,9 @@ class FakeDingTalk:
     async def _card(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
             return web.json_response({"code": "InvalidAuthentication"}, status=401)
+        refused = self._refusal()
+        if refused is not None:
+            return refused
         body = await request.json()
         user = body["openSpaceId"].rsplit(".", 1)[1]
         params = body["cardData"]["cardParamMap"]

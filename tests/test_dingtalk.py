@@ -221,6 +221,24 @@ async def test_a_ping_is_answered_with_its_data(running: Running) -> None:
     assert json.loads(ack["data"]) == {"opaque": frame}
 
 
+async def test_a_reply_lost_to_the_network_comes_again(running: Running) -> None:
+    fake = running.fake
+    await open_program(fake, "staff16", "dalian-worker")
+    shown = len(fake.sent_to("staff16"))
+    fake.broken = 1
+    frame = await fake.text("staff16", "创新工作室乙", msg_id="answer-1")
+    with pytest.raises(TimeoutError):
+        await fake.acked(frame, wait=0.5)  # not acknowledged: DingTalk sends it again
+    assert len(fake.sent_to("staff16")) == shown
+    saved = await application(running.sessions, "staff16", "dalian-worker")
+    await fake.acked(await fake.text("staff16", "创新工作室乙", msg_id="answer-1"))
+    assert len(fake.sent_to("staff16")) > shown  # where the person is, shown again
+    again = await application(running.sessions, "staff16", "dalian-worker")
+    assert saved is not None
+    assert again is not None
+    assert (again.revision, again.answers) == (saved.revision, saved.answers)
+
+
 async def test_a_repeated_message_is_handled_once(running: Running) -> None:
     fake = running.fake
     await open_program(fake, "staff02", "dalian-worker")
