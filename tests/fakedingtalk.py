@@ -28,6 +28,13 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 MESSAGE_TOPIC = "/v1.0/im/bot/messages/get"
+
+
+def unauthenticated() -> web.Response:
+    """The answer to a call without a valid token."""
+    return web.json_response({"code": "InvalidAuthentication"}, status=401)
+
+
 CARD_TOPIC = "/v1.0/card/instances/callback"
 
 
@@ -272,7 +279,7 @@ class FakeDingTalk:
 
     async def _batch_send(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
-            return web.json_response({"code": "InvalidAuthentication"}, status=401)
+            return unauthenticated()
         refused = self._refusal()
         if refused is not None:
             return refused
@@ -287,7 +294,7 @@ class FakeDingTalk:
 
     async def _card(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
-            return web.json_response({"code": "InvalidAuthentication"}, status=401)
+            return unauthenticated()
         refused = self._refusal()
         if refused is not None:
             return refused
@@ -305,7 +312,7 @@ class FakeDingTalk:
 
     async def _update_card(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
-            return web.json_response({"code": "InvalidAuthentication"}, status=401)
+            return unauthenticated()
         body = await request.json()
         cards = [s for s in self.sent if s.card and s.track == body["outTrackId"]]
         if not cards:
@@ -317,7 +324,7 @@ class FakeDingTalk:
 
     async def _download(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
-            return web.json_response({"code": "InvalidAuthentication"}, status=401)
+            return unauthenticated()
         code = (await request.json())["downloadCode"]
         if code not in self.files:
             return web.json_response({"code": "InvalidDownloadCode"}, status=400)
