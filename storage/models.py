@@ -463,3 +463,18 @@ class PanelOpinion(SQLModel, table=True):
     agree: bool
     opinion: str = Field(sa_type=sa.Text())
     at: dt.datetime = Field(sa_type=UTCDateTime())
+
+
+class LinkCode(SQLModel, table=True):
+    """A one-time code joining a person's channels: asked for with ``/link`` in one
+    channel, typed as ``/link CODE`` in another, it makes whoever types it the person
+    who asked (their drafts and roles follow them).  Only the SHA-256 is kept."""
+
+    __tablename__ = "link_codes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code_sha256: str = Field(max_length=64, unique=True)
+    person_id: int = Field(foreign_key="persons.id", index=True)
+    created_at: dt.datetime = Field(sa_type=UTCDateTime())
+    expires_at: dt.datetime = Field(sa_type=UTCDateTime())
+    used_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime())

@@ -9,10 +9,12 @@ conversation and a config of its own, never these settings.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import gc
 import logging
+import signal
 import stat
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from bot.config import TelegramConfig
 from dialogs.loader import BUILTIN_DIR, ProgramRegistry, load_registry
 from dialogs.reminding import plan_and_write
 from dialogs.service import Clock, Conversation, system_clock
+from dingtalk.config import DingTalkConfig
 from documents import forms
 from reminders.plan import Window
 from reminders.tick import Ticker
@@ -104,12 +107,26 @@ async def build_conversation(
 async def serve_telegram(
     settings: Settings, config: TelegramConfig, *, webhook: bool = False
 ) -> None:
-    """Build the conversation and serve it on Telegram (long polling, or a webhook)
-    until SIGINT/SIGTERM; the database is released afterwards."""
-    # Imported when serving: the other commands do without aiogram, which is slow to import.
-    from bot.app import run_polling, run_webhook
+    """Serve Telegram alone (long polling, or a webhook); see :func:`serve`."""
+    await serve(settings, telegram=config, webhook=webhook)
 
-    username = settings.bot_username or await _asked_username(config)
+
+async def serve(
+    settings: Settings,
+    *,
+    telegram: TelegramConfig | None = None,
+    dingtalk: DingTalkConfig | None = None,
+    webhook: bool = False,
+) -> None:
+    """Build the conversation and serve it on every channel given, in this one
+    process, until SIGINT/SIGTERM; the database is released afterwards.
+
+    Every channel shares the conversation, the reminder tick and the database;
+    each runs the outbox's sender of its own channel.
+    """
+    username = settings.bot_username
+    if username is None and telegram is not None:
+        username = await _asked_username(telegram)
     conversation, engine = await build_conversation(settings, bot_username=username)
     # Everything loaded so far (libraries, programs, locales) lives as long as the
     # process: kept out of the collector's full passes, which otherwise walk it all
@@ -118,15 +135,60 @@ async def serve_telegram(
     gc.freeze()
     ticker = reminder_ticker(settings, conversation)
     ticker.start()
+    others: list[asyncio.Task[None]] = []
     try:
-        # The outbox's sender runs beside either: every later message leaves through it.
-        if webhook:
-            await run_webhook(config, conversation, outbox=conversation.sessions)
+        if dingtalk is not None:
+            from dingtalk.app import run_stream
+
+            stream = run_stream(dingtalk, conversation, outbox=conversation.sessions)
+            others.append(asyncio.create_task(stream, name="dingtalk"))
+            others[-1].add_done_callback(_log_end)
+        if telegram is not None:
+            await _serve_telegram(telegram, conversation, webhook=webhook)
         else:
-            await run_polling(config, conversation, outbox=conversation.sessions)
+            await _until_signalled()
     finally:
+        for task in others:
+            task.cancel()
+        for task in others:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         ticker.stop()
         await engine.dispose()
+
+
+async def _serve_telegram(
+    config: TelegramConfig, conversation: Conversation, *, webhook: bool
+) -> None:
+    # Imported when serving: the other commands do without aiogram, which is slow to import.
+    from bot.app import run_polling, run_webhook
+
+    # The outbox's sender runs beside either: every later message leaves through it.
+    if webhook:
+        await run_webhook(config, conversation, outbox=conversation.sessions)
+    else:
+        await run_polling(config, conversation, outbox=conversation.sessions)
+
+
+async def _until_signalled() -> None:
+    """Wait for SIGINT or SIGTERM (what aiogram's polling does when Telegram serves)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signum)
+
+
+def _log_end(task: asyncio.Task[None]) -> None:
+    """A channel that stops by itself is a fault: said, the others serve on."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the %s channel stopped: %s", task.get_name(), task.exception())
 
 
 def window(settings: Settings) -> Window:

@@ -25,14 +25,16 @@ from dialogs.reference import program_schema
 from documents import word
 from storage.migrate import upgrade_to_head
 from studiobot import auditcli, exportcli, formcli, remindcli, staffcli
-from studiobot.app import build_conversation, load_programs, serve_telegram
+from studiobot.app import build_conversation, load_programs, serve
 from studiobot.settings import Settings
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="studiobot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the Telegram bot (long polling, or --webhook)")
+    run = sub.add_parser(
+        "run", help="serve every configured channel: Telegram (polling, or --webhook), DingTalk"
+    )
     run.add_argument("--webhook", action="store_true", help="serve a webhook instead of polling")
     chat = sub.add_parser("chat", help="the same dialogs in this terminal, no token needed")
     chat.add_argument("--user", help="local user name (default: your login name)")
@@ -184,7 +186,12 @@ def _setup_output(settings: Settings, command: str) -> None:
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8")
     # No log line may carry the bot token (Bot API URLs hold it), not even a traceback.
-    logsafe.install(settings.bot_token.get_secret_value() if settings.bot_token else None)
+    logsafe.install(
+        settings.bot_token.get_secret_value() if settings.bot_token else None,
+        settings.dingtalk_client_secret.get_secret_value()
+        if settings.dingtalk_client_secret
+        else None,
+    )
     handler = logging.StreamHandler()
     handler.setFormatter(
         logsafe.RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -220,23 +227,30 @@ def _chat_command(args: argparse.Namespace, settings: Settings, loc: Locale) -> 
 
 
 def _run(args: argparse.Namespace, settings: Settings, loc: Locale) -> int:
-    """Serve Telegram; every problem at start is one line on stderr."""
-    if settings.bot_token is None or not settings.bot_token.get_secret_value():
-        print(loc.t("cli.no_token"), file=sys.stderr)
-        return 2
+    """Serve every configured channel (Telegram, DingTalk) in this process; every
+    problem at start is one line on stderr."""
     try:
-        config = settings.telegram(webhook=args.webhook)
-    except ValueError as exc:  # webhook mode without its URL or secret
+        dingtalk = settings.dingtalk()
+        if args.webhook and not settings.telegram_configured:
+            raise ValueError("--webhook serves Telegram: STUDIOBOT_BOT_TOKEN is not set")
+        telegram = settings.telegram(webhook=args.webhook) if settings.telegram_configured else None
+    except ValueError as exc:  # half the credentials, webhook mode without its URL or secret
         print(loc.t("cli.bad_run", error=exc), file=sys.stderr)
         return 2
+    if telegram is None and dingtalk is None:
+        print(loc.t("cli.no_token"), loc.t("dingtalk.no_channel"), file=sys.stderr)
+        return 2
+    if telegram is None:
+        asyncio.run(serve(settings, dingtalk=dingtalk))
+        return 0
     # Imported here: the other commands need no aiogram (it takes a while to import).
     from aiogram.exceptions import AiogramError
 
     try:
-        asyncio.run(serve_telegram(settings, config, webhook=args.webhook))
+        asyncio.run(serve(settings, telegram=telegram, dingtalk=dingtalk, webhook=args.webhook))
     except AiogramError as exc:  # token refused, server unreachable at start
-        error = logsafe.redact(str(exc), [config.token])
-        print(loc.t("cli.telegram_error", url=config.api_url, error=error), file=sys.stderr)
+        error = logsafe.redact(str(exc), [telegram.token])
+        print(loc.t("cli.telegram_error", url=telegram.api_url, error=error), file=sys.stderr)
         return 1
     return 0
 

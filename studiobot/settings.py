@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.config import TELEGRAM_API_URL, TelegramConfig
+from dingtalk.config import DINGTALK_API_URL, DingTalkConfig
 
 USERNAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{4,31}$")
 
@@ -48,6 +49,20 @@ class Settings(BaseSettings):
     )
     remind_every: float = Field(
         default=300.0, gt=0, description="seconds between two plannings of reminders"
+    )
+    dingtalk_client_id: str | None = Field(
+        default=None, description="the DingTalk app's Client ID (AppKey), also its robot code"
+    )
+    dingtalk_client_secret: SecretStr | None = None
+    dingtalk_api_url: str = DINGTALK_API_URL
+    dingtalk_gateway_url: str = Field(
+        default=DINGTALK_API_URL, description="where Stream connections are opened"
+    )
+    dingtalk_card_template_id: str = Field(
+        default="", description="the card template buttons are sent in (else numbered lines)"
+    )
+    dingtalk_send_rate: float = Field(
+        default=15.0, gt=0, description="outbox messages a second to DingTalk"
     )
 
     @field_validator("timezone")
@@ -112,5 +127,33 @@ class Settings(BaseSettings):
             webhook_port=self.webhook_port,
             webhook_path=self.webhook_path,
             send_rate=self.send_rate,
+            send_lease=self.send_lease,
+        )
+
+    @property
+    def telegram_configured(self) -> bool:
+        return self.bot_token is not None and bool(self.bot_token.get_secret_value())
+
+    def dingtalk(self) -> DingTalkConfig | None:
+        """What the DingTalk transport needs, or None when no DingTalk app is configured;
+        ``ValueError`` naming the variable when only half of the credentials is set."""
+        client_id = (self.dingtalk_client_id or "").strip()
+        secret = (
+            self.dingtalk_client_secret.get_secret_value() if self.dingtalk_client_secret else ""
+        )
+        if not client_id and not secret:
+            return None
+        if not client_id:
+            raise ValueError("STUDIOBOT_DINGTALK_CLIENT_ID is not set")
+        if not secret:
+            raise ValueError("STUDIOBOT_DINGTALK_CLIENT_SECRET is not set")
+        return DingTalkConfig(
+            client_id=client_id,
+            client_secret=secret,
+            api_url=self.dingtalk_api_url,
+            gateway_url=self.dingtalk_gateway_url,
+            card_template_id=self.dingtalk_card_template_id,
+            locale=self.locale,
+            send_rate=self.dingtalk_send_rate,
             send_lease=self.send_lease,
         )

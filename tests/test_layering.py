@@ -48,6 +48,7 @@ def offenders(package: str, forbidden: tuple[str, ...], root: Path = ROOT) -> li
     ("package", "forbidden"),
     [
         ("bot", ("studiobot",)),
+        ("dingtalk", ("studiobot", "bot", "aiogram")),
         ("storage", ("studiobot", "bot", "aiogram")),
         ("review", ("studiobot", "bot", "aiogram", "dialogs")),
         ("reminders", ("studiobot", "bot", "aiogram", "dialogs")),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from dialogs.flows import announcing, deadlines, exporting, review, staff
+from dialogs.flows import announcing, deadlines, exporting, linking, review, staff
 from dialogs.turn import Turn
 from dialogs.ui import Action, Button, Outcome, Reply
 from storage import repo
@@ -30,6 +30,8 @@ async def command(turn: Turn, name: str, args: str = "") -> Outcome:
     command."""
     if name == "start":
         return await start(turn, args)
+    if name == "link":  # one person on several channels
+        return await linking.link(turn, args)
     plain = _commands().get(name) or STAFF_COMMANDS.get(name)
     if plain is not None:
         return await plain(turn)
