@@ -16,11 +16,14 @@ from collections.abc import AsyncIterator
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import select
 
+from dialogs.i18n import Locale
 from dialogs.loader import load_registry
+from dialogs.reminding import plan_and_write
 from dialogs.service import Conversation
 from dialogs.ui import (
     Action,
@@ -37,6 +40,7 @@ from dialogs.ui import (
 from dingtalk import payload
 from dingtalk.app import run_stream
 from dingtalk.config import DingTalkConfig
+from reminders.plan import Window
 from review import invites, orgs
 from storage import outbox, staff
 from storage.db import SessionFactory
@@ -55,6 +59,15 @@ from tests.walkthrough import Applicant, Press, Text, Upload
 
 REGISTRY = load_registry()
 NOW = dt.datetime(2026, 5, 20, 2, 0, tzinfo=dt.UTC)
+
+
+STARTED = dt.datetime.now(dt.UTC)
+
+
+def sender_clock() -> dt.datetime:
+    """The sender's clock: the conversation's day, running at the real pace (a row
+    waits for its moment and a retry for its delay, as in production)."""
+    return NOW + (dt.datetime.now(dt.UTC) - STARTED)
 
 
 @dataclass
@@ -84,7 +97,7 @@ async def running(database_url: str, tmp_path: Path) -> AsyncIterator[Running]:
     settings = Settings(database_url=database_url, data_dir=tmp_path / "data")
     conversation, engine = await build_conversation(settings, clock=lambda: NOW)
     task = asyncio.create_task(
-        run_stream(config_for(fake), conversation, outbox=conversation.sessions)
+        run_stream(config_for(fake), conversation, outbox=conversation.sessions, clock=sender_clock)
     )
     await asyncio.wait_for(fake.connected.wait(), 10)
     try:
@@ -533,3 +546,31 @@ def approve_of(fake: FakeDingTalk, user_id: str) -> tuple[int, str]:
         if press and press.action == Action.REVIEW_APPROVE:
             return press.arg, press.key
     raise AssertionError("no 同意 on the last card")
+
+
+async def test_a_deadline_reminder_reaches_dingtalk(running: Running) -> None:
+    """Dalian 001's July 31 comes near: the tick plans the leader's reminder into the
+    outbox, and the DingTalk sender delivers it with the button that resumes the draft."""
+    fake, sessions = running.fake, running.sessions
+    await open_program(fake, "lead7", "dalian-model")
+    app = await application(sessions, "lead7", "dalian-model")
+    assert app is not None
+    week_before = dt.datetime(2026, 7, 24, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    written = await plan_and_write(
+        sessions,
+        registry=REGISTRY,
+        loc=Locale("zh-CN"),
+        window=Window(zone=ZoneInfo("Asia/Shanghai")),
+        now=week_before,
+    )
+    assert written >= 1
+    async with sessions() as session, session.begin():  # the week has passed: it is due
+        rows = (await session.execute(select(OutboxMessage))).scalars().all()
+        reminders = [r for r in rows if r.application_id == app.id]
+        assert reminders
+        for r in reminders:
+            r.not_before = NOW
+    for r in reminders:
+        assert (await settled(sessions, r.dedupe_key)).sent_at is not None
+    resumes = [payload.unpack(b["payload"]) for s in fake.sent_to("lead7") for b in s.buttons]
+    assert any(p and (p.action, p.arg) == (Action.RESUME, app.id) for p in resumes)
