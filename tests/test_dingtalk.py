@@ -191,16 +191,21 @@ async def walk(
     return moves
 
 
-async def test_a_program_declared_in_dingtalk(running: Running) -> None:
-    program_id = "beijing-worker"  # with photos: downloaded through the robot API
-    await open_program(running.fake, "staff01", program_id)
-    moves = await walk(running, "staff01", program_id)
+@pytest.mark.parametrize("program_id", sorted(REGISTRY.programs))
+async def test_each_program_declared_in_dingtalk(running: Running, program_id: str) -> None:
+    """Photos and files downloaded through the robot API; every reply within limits."""
+    user = f"lead-{program_id}"
+    await open_program(running.fake, user, program_id)
+    moves = await walk(running, user, program_id)
     assert moves > 10
-    app = await application(running.sessions, "staff01", program_id)
+    app = await application(running.sessions, user, program_id)
     assert app is not None
-    assert app.status == "submitted"
+    assert app.submission_no == 1
     assert all(len(s.text) <= 5000 for s in running.fake.sent)
-    assert running.fake.downloads >= 1
+    program = REGISTRY.get(program_id)
+    assert program is not None
+    uploads = [q for _, q in program.questions() if q.type in ("photo", "file") and q.required]
+    assert running.fake.downloads >= (1 if uploads else 0)
 
 
 async def test_a_tick_changes_the_card_in_place(running: Running) -> None:
