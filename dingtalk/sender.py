@@ -126,17 +126,20 @@ class Sender:
         except ValueError as exc:  # a button this version does not know: never a dead one
             await self._failed(row, Refused(str(exc)))
             return
+        parts = list(self.replier.parts(reply))
+        done = min(row.parts_sent, len(parts) - 1) if parts else 0
         try:
-            for part in self.replier.parts(reply):
+            for part in parts[done:]:  # a retry sends only what did not go yet
                 await self.replier.send_one(row.external_id, part)
+                done += 1
         except ApiError as exc:
-            await self._failed(row, exc)
+            await self._failed(row, exc, parts_sent=done)
             return
         async with self.sessions() as session, session.begin():
-            await outbox.mark_sent(session, ids=[row.id], now=self.clock())
+            await outbox.mark_sent(session, ids=[row.id], now=self.clock(), parts=done)
             await outbox.mark_reachable(session, channel=CHANNEL, external_ids=[row.external_id])
 
-    async def _failed(self, row: OutboxMessage, exc: ApiError) -> None:
+    async def _failed(self, row: OutboxMessage, exc: ApiError, *, parts_sent: int = 0) -> None:
         assert row.id is not None
         now = self.clock()
         retry_at: dt.datetime | None = None
@@ -150,7 +153,7 @@ class Sender:
         async with self.sessions() as session, session.begin():
             await outbox.mark_failed(
                 session, message_id=row.id, token=self.token, now=now,
-                error=str(exc), retry_at=retry_at,
+                error=str(exc), retry_at=retry_at, parts_sent=max(parts_sent, row.parts_sent),
             )  # fmt: skip
             if isinstance(exc, Unreachable):
                 identity = await outbox.mark_unreachable(

@@ -68,6 +68,9 @@ class FakeDingTalk:
         """Sends still to answer with HTTP 429."""
         self.broken = 0
         """Sends still to answer with HTTP 503."""
+        self.break_at: int | None = None
+        """Answer the send that would be the ``break_at``-th message kept with 503, once
+        (a long text cut off between its parts)."""
         self.files: dict[str, bytes] = {}
         self.downloads = 0
         self.ws: web.WebSocketResponse | None = None
@@ -272,8 +275,9 @@ class FakeDingTalk:
         if self.throttle:
             self.throttle -= 1
             return web.json_response({"code": "Forbidden.AccessDenied.QpsLimitForApi"}, status=429)
-        if self.broken:
-            self.broken -= 1
+        if self.broken or self.break_at == len(self.sent):
+            self.broken = max(0, self.broken - 1)
+            self.break_at = None
             return web.json_response({"code": "ServiceUnavailable"}, status=503)
         return None
 

@@ -384,6 +384,24 @@ async def test_notices_leave_through_the_outbox(running: Running) -> None:
     assert any("notice-2" in s.text and not s.card for s in sent)
 
 
+async def test_a_long_notice_cut_off_between_parts_sends_only_the_rest(running: Running) -> None:
+    fake = running.fake
+    await fake.acked(await fake.text("staff06", "/help"))
+    identity = await person_of(running.sessions, "staff06")
+    fake.break_at = len(fake.sent) + 1  # the second part meets an outage
+    async with running.sessions() as session, session.begin():
+        await outbox.enqueue(
+            session, person_id=identity.person_id, text="通知。" * 1500,
+            priority=OutboxPriority.PERSONAL, dedupe_key="long-1", now=NOW,
+        )  # fmt: skip
+    message = await settled(running.sessions, "long-1")
+    assert message.sent_at is not None
+    assert message.attempts == 2  # the outage cut it off after its first part
+    parts = [s.text for s in fake.sent_to("staff06") if "通知" in s.text]
+    assert message.parts_sent == len(parts) == 2  # 4,500 characters in two parts
+    assert "".join(parts).count("通知") == 1500  # the first part not sent again
+
+
 async def test_the_token_is_kept_and_asked_again_when_refused(running: Running) -> None:
     fake = running.fake
     for n in range(3):
