@@ -44,18 +44,22 @@ class Form:
 async def _boxes(
     session: AsyncSession, program: Program, app: Application, zone: ZoneInfo
 ) -> list[Box]:
-    """Each level's box with the opinions decided on the latest submitted version."""
+    """Each level's box with its latest decision: the opinions given on the newest
+    version that level decided (a declaration returned at a higher level and sent
+    again goes back there, so a lower level's box keeps its earlier approval)."""
     tasks: list[ReviewTask] = []
     if app.id is not None and app.submission_no:
         tasks = [
             t
             for t in await review_store.tasks_of(session, application_id=app.id)
-            if t.submission_no == app.submission_no and t.state in DECIDED
+            if t.state in DECIDED
         ]
     boxes: list[Box] = []
     for box in blank_boxes(program):
         opinions: list[Opinion] = []
-        for task in (t for t in tasks if t.level_id == box.id):
+        mine = [t for t in tasks if t.level_id == box.id]
+        newest = max((t.submission_no for t in mine), default=0)
+        for task in (t for t in mine if t.submission_no == newest):
             signer = await session.get(Person, task.decided_by) if task.decided_by else None
             org = await session.get(Organisation, task.organisation_id)
             when = task.decided_at.astimezone(zone).date() if task.decided_at else None

@@ -36,11 +36,14 @@ from tests.test_review_chain import (
     NOW,
     REGISTRY,
     Clock,
+    decide,
     declare,
     notes,
     pass_level,
+    pass_level_again,
     press,
     reviewer,
+    revise_one_answer,
     staff_chain,
     stored,
     unit_name,
@@ -158,6 +161,43 @@ async def test_the_form_holds_every_label_answer_row_photo_and_opinion(
         assert all(opinion in said for opinion in wrote), level.id
     assert ZH.t("documents.date", y=NOW.year, m=NOW.month, d=NOW.day) in said
     assert ZH.t("documents.blank_date") not in said  # every box is decided
+
+
+async def test_a_lower_level_keeps_its_opinion_after_a_return_higher_up(
+    conv: Conversation,
+) -> None:
+    """Returned at level 1 and sent again, the declaration goes back to level 1: level
+    0's box still holds the approval it gave the first version."""
+    program = REGISTRY.get("dalian-worker")
+    assert program is not None
+    chain = await staff_chain(conv, program)
+    leader = UserRef("telegram", "doc-returned", "申报人")
+    unit = await unit_name(conv, CHAIN_FROM[program.id][0])
+    filed = await declare(conv, leader, program.id, unit)
+    await pass_level(conv, program, 0, chain[0], name=None)
+    returner = reviewer(chain[1][0])
+    [card] = await notes(conv, returner)
+    await decide(conv, returner, card, Action.REVIEW_RETURN, "请补充团队成员的获奖情况")
+    told = await notes(conv, leader)
+    resume = next(
+        r for r in told if any(b.action is Action.RESUME for row in r.buttons for b in row)
+    )
+    out = await conv.handle(leader, press(resume, Action.RESUME))
+    await revise_one_answer(conv, filed, out)
+    [card] = await notes(conv, returner)
+    await pass_level_again(conv, program, 1, chain[1], card, returner)
+    await pass_level(conv, program, 2, chain[2], name="审定工作室")
+    app = await stored(conv, filed.app_id)
+    assert app.submission_no == 2
+    async with conv.sessions() as session:
+        made = await forms.form_docx(
+            session, app, REGISTRY, store=conv.files, loc=ZH, zone=ZONE, today=NOW.date()
+        )
+    said = "\n".join(texts(made.data))
+    assert f"同意·{chain[0][0]}" in said  # level 0, on version 1
+    assert "修改后同意" in said  # level 1, on version 2
+    assert "请补充团队成员的获奖情况" not in said  # its return gave way to its approval
+    assert ZH.t("documents.blank_date") not in said
 
 
 def test_before_any_decision_the_boxes_are_blank_with_stamp_and_date_lines() -> None:
