@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 DINGTALK_API_URL = "https://api.dingtalk.com"
 """The OpenAPI host; the Stream gateway's connection-open endpoint is served there too."""
+DINGTALK_OAPI_URL = "https://oapi.dingtalk.com"
+"""The older API host, where files are uploaded to be sent (``/media/upload``)."""
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,7 @@ class DingTalkConfig:
     client_secret: str = field(repr=False)
     api_url: str = DINGTALK_API_URL
     gateway_url: str = DINGTALK_API_URL
+    oapi_url: str = DINGTALK_OAPI_URL
     card_template_id: str = ""
     """A card template (卡片平台) with a ``text`` markdown variable and a ``buttons``
     loop whose presses call back with ``payload``; unset: buttons go as numbered

@@ -20,6 +20,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from dialogs.i18n import Locale
 from dialogs.textfit import fit_replies
@@ -101,8 +102,12 @@ class Replier:
     async def send_one(self, user_id: str, reply: Reply) -> None:
         """One reply: a card with its buttons, or text (buttons numbered in it)."""
         text = reply.text
-        for media in reply.media:
-            text = f"📎 {media.name}\n{text}"
+        for media in reply.media:  # files first, as on Telegram; one never stored: named
+            data = await asyncio.to_thread(_read, media.path)
+            if data is None:
+                text = f"📎 {media.name}\n{text}"
+            else:
+                await self.api.send_file(user_id, media.name or Path(media.path).name, data)
         if not reply.buttons:
             await self.api.send_text(user_id, text)
             return
@@ -129,6 +134,16 @@ class Replier:
             return None
         b = shown.buttons[n - 1]
         return ButtonIn(b.action, b.arg, shown.application_id, shown.revision, b.key)
+
+
+def _read(path: str) -> bytes | None:
+    """A stored file's bytes, or None when there is none (never downloaded, removed)."""
+    if not path:
+        return None
+    try:
+        return Path(path).read_bytes()
+    except OSError:
+        return None
 
 
 def card_params(reply: Reply, text: str) -> dict[str, str]:

@@ -12,6 +12,9 @@
   ``PUT /v1.0/card/instances`` to change one in place.
 * ``POST /v1.0/robot/messageFiles/download``: a short-lived URL for a picture or
   file a person sent the robot, fetched at once with a size cap.
+* ``POST /media/upload`` on the older host (``oapi_url``, the same token as
+  ``access_token``): a file the robot sends (a form, a reviewer's copy of an
+  applicant's document), then sent as ``sampleFile`` by its ``media_id``.
 
 Failures are sorted for the callers: :class:`RateLimited` (HTTP 429 or a
 flow-control code: wait), :class:`Unreachable` (never try this person again
@@ -152,6 +155,35 @@ class OpenApi:
             raise Unreachable("the staff id is not valid for this robot")
         if user_id in (data.get("flowControlledStaffIdList") or []):
             raise RateLimited("too many messages to this person", retry_after=60.0)
+
+    async def send_file(self, user_id: str, name: str, data: bytes) -> None:
+        """A file to one person: uploaded, then sent by its media id."""
+        media_id = await self._upload(name, data)
+        kind = name.rsplit(".", 1)[-1].lower() if "." in name else "file"
+        await self._batch_send(
+            user_id, "sampleFile", {"mediaId": media_id, "fileName": name, "fileType": kind}
+        )
+
+    async def _upload(self, name: str, data: bytes) -> str:
+        url = self.config.oapi_url.rstrip("/") + "/media/upload"
+        form = aiohttp.FormData()
+        form.add_field("media", data, filename=name, content_type="application/octet-stream")
+        params = {"access_token": await self.token(), "type": "file"}
+        try:
+            async with self._http().post(url, data=form, params=params) as response:
+                status, text = response.status, await response.text()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise Transient(f"/media/upload: {type(exc).__name__}") from exc
+        answer = _json(text)
+        if status != 200 or not isinstance(answer, dict):
+            raise _error(status, "", "/media/upload")
+        if answer.get("errcode") == 40014:  # the token ran out: a new one next time
+            self.forget_token()
+            raise Transient("/media/upload: the token ran out")
+        media_id = answer.get("media_id")
+        if answer.get("errcode") not in (0, None) or not isinstance(media_id, str):
+            raise Refused(f"/media/upload: errcode {answer.get('errcode')}")
+        return media_id
 
     async def download(self, download_code: str) -> bytes:
         """The bytes of a picture or file a person sent; at most ``MAX_DOWNLOAD``."""

@@ -10,7 +10,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.config import TELEGRAM_API_URL, TelegramConfig
-from dingtalk.config import DINGTALK_API_URL, DingTalkConfig
+from dingtalk.config import DINGTALK_API_URL, DINGTALK_OAPI_URL, DingTalkConfig
 
 USERNAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{4,31}$")
 
@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     )
     dingtalk_client_secret: SecretStr | None = None
     dingtalk_api_url: str = DINGTALK_API_URL
+    dingtalk_oapi_url: str = DINGTALK_OAPI_URL
     dingtalk_gateway_url: str = Field(
         default=DINGTALK_API_URL, description="where Stream connections are opened"
     )
@@ -152,6 +153,7 @@ class Settings(BaseSettings):
             client_secret=secret,
             api_url=self.dingtalk_api_url,
             gateway_url=self.dingtalk_gateway_url,
+            oapi_url=self.dingtalk_oapi_url,
             card_template_id=self.dingtalk_card_template_id,
             locale=self.locale,
             send_rate=self.dingtalk_send_rate,

@@ -47,6 +47,8 @@ class Sent:
     track: str = ""
     updates: int = 0
     """How often the card was changed in place since it was sent."""
+    file: bytes | None = None
+    """A file sent (``sampleFile``): its bytes, uploaded first; ``text`` is its name."""
 
 
 class FakeDingTalk:
@@ -72,6 +74,8 @@ class FakeDingTalk:
         """Answer the send that would be the ``break_at``-th message kept with 503, once
         (a long text cut off between its parts)."""
         self.files: dict[str, bytes] = {}
+        self.media: dict[str, bytes] = {}
+        """Files the robot uploaded to send, by media id."""
         self.downloads = 0
         self.ws: web.WebSocketResponse | None = None
         self.connected = asyncio.Event()
@@ -90,6 +94,7 @@ class FakeDingTalk:
         app.router.add_put("/v1.0/card/instances", self._update_card)
         app.router.add_post("/v1.0/robot/messageFiles/download", self._download)
         app.router.add_get("/files/{code}", self._file)
+        app.router.add_post("/media/upload", self._media_upload)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -292,9 +297,25 @@ class FakeDingTalk:
         invalid = [u for u in body["userIds"] if u in self.invalid_staff]
         param = json.loads(body["msgParam"])
         for user in body["userIds"]:
-            if user not in invalid:
+            if user in invalid:
+                continue
+            if body["msgKey"] == "sampleFile":
+                data = self.media[param["mediaId"]]
+                self.sent.append(Sent(user, param["fileName"], file=data))
+            else:
                 self.sent.append(Sent(user, param.get("content") or param.get("text", "")))
         return web.json_response({"processQueryKey": "q", "invalidStaffIdList": invalid})
+
+    async def _media_upload(self, request: web.Request) -> web.Response:
+        """The older host's upload: the token in the query, the file as ``media``."""
+        if request.query.get("access_token", "") not in self.tokens:
+            return web.json_response({"errcode": 40014, "errmsg": "invalid access_token"})
+        form = await request.post()
+        upload = form["media"]
+        assert isinstance(upload, web.FileField)
+        media_id = f"@media{next(self._ids)}"
+        self.media[media_id] = upload.file.read()
+        return web.json_response({"errcode": 0, "media_id": media_id, "type": "file"})
 
     async def _card(self, request: web.Request) -> web.Response:
         if not self._authorised(request):

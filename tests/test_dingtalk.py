@@ -84,6 +84,7 @@ def config_for(fake: FakeDingTalk, *, cards: bool = True) -> DingTalkConfig:
         client_secret=fake.secret,
         api_url=fake.url,
         gateway_url=fake.url,
+        oapi_url=fake.url,
         card_template_id="studiobot.card" if cards else "",
         backoff=0.05,
         backoff_cap=0.2,
@@ -597,3 +598,25 @@ async def test_a_deadline_reminder_reaches_dingtalk(running: Running) -> None:
         assert (await settled(sessions, r.dedupe_key)).sent_at is not None
     resumes = [payload.unpack(b["payload"]) for s in fake.sent_to("lead7") for b in s.buttons]
     assert any(p and (p.action, p.arg) == (Action.RESUME, app.id) for p in resumes)
+
+
+async def test_the_form_arrives_in_dingtalk_as_files(running: Running) -> None:
+    """下载申报表 in DingTalk: the Word file (and the PDF where LibreOffice is) uploaded
+    and sent as files, their bytes as made."""
+    fake = running.fake
+    await open_program(fake, "lead8", "dalian-worker")
+    await walk(running, "lead8", "dalian-worker")
+    app = await application(running.sessions, "lead8", "dalian-worker")
+    assert app is not None
+    await fake.acked(await fake.text("lead8", "/status"))
+    await fake.acked(
+        await fake.press("lead8", find_payload(fake, "lead8", Action.TIMELINE, app.id or 0))
+    )
+    await fake.acked(
+        await fake.press("lead8", find_payload(fake, "lead8", Action.FORM_OWN, app.id or 0))
+    )
+    files = [s for s in fake.sent_to("lead8") if s.file is not None]
+    assert files
+    assert files[0].text.endswith(".docx")
+    assert files[0].file is not None
+    assert files[0].file[:2] == b"PK"

@@ -22,6 +22,7 @@ async def test_run_serves_dingtalk_alone(tmp_path: Path) -> None:
         STUDIOBOT_DINGTALK_CLIENT_SECRET=fake.secret,
         STUDIOBOT_DINGTALK_API_URL=fake.url,
         STUDIOBOT_DINGTALK_GATEWAY_URL=fake.url,
+        STUDIOBOT_DINGTALK_OAPI_URL=fake.url,
         STUDIOBOT_DINGTALK_CARD_TEMPLATE_ID="studiobot.card",
     )
     process = await asyncio.create_subprocess_exec(
