@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from dialogs import deadlines
+from dialogs import deadlines, totals
 from dialogs.answers import parse_answer
 from dialogs.engine import Walker
 from dialogs.i18n import Locale
@@ -346,6 +346,16 @@ def test_cccc_talent_grades_add_up_to_the_total() -> None:
         "grade_senior_worker",
         "grade_other",
     }
+
+
+def test_cccc_two_years_results_make_the_two_year_cell() -> None:
+    """「技术创新*」's 创新成果 is 近两年's: 前年 and 去年 asked apart must add up to it."""
+    program = load_registry().programs["cccc-model"]
+    shown = {"results_prev2", "results_prev1", "innov_results"}
+    answers = {"results_prev2": 1, "results_prev1": 2, "innov_results": 5}
+    assert [r.id for r in totals.broken(program, answers, shown)] == ["results_by_year"]
+    answers["innov_results"] = 3
+    assert list(totals.broken(program, answers, shown)) == []
 
 
 # --------------------------------------------------------------------------- loader

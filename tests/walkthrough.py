@@ -204,7 +204,7 @@ class Applicant:
             return self._organisation(w.scratch)
         if target.type == QType.YESNO and not w.in_row():
             return Press(Action.CHOOSE, self._yes_or_no(target, answers))
-        return _pick(target, w.scratch) or Text(text_for(target))
+        return _pick(target, w.scratch) or Text(self._total(target, answers) or text_for(target))
 
     def _at_preview(self, w: Walker, answers: dict[str, Any], cursor: dict[str, Any]) -> Move:
         """提交, then 确认提交; where a rule of the seed forbids submitting, the answer it
@@ -236,6 +236,15 @@ class Applicant:
             if check.blocks and check.when.field == q.id and check.when.rows_lt is not None:
                 least = max(least, check.when.rows_lt)
         return least
+
+    def _total(self, q: Question, answers: dict[str, Any]) -> str | None:
+        """The sum of a total's parts when they are all answered already (a person who
+        makes no mistake adds up: CCCC's 近两年 成果 after each year's)."""
+        for rule in self.program.totals:
+            parts = [answers.get(p) for p in rule.parts]
+            if rule.total == q.id and all(isinstance(v, int) for v in parts):
+                return str(sum(v for v in parts if isinstance(v, int)))
+        return None
 
     def _table(self, q: Question, w: Walker) -> Move:
         """At a table's menu: paste the rows (three or more), or add them one by one."""
