@@ -19,12 +19,16 @@ import hashlib
 import io
 import os
 import re
+import secrets
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_ROOT = Path("data") / "files"
+OUTGOING_KEPT_S = 24 * 3600
+"""How long a file made to be sent stays on disk (it was sent when made)."""
 
 _SUFFIX_RE = re.compile(r"^(\.[a-z0-9]{1,10})?$")
 
@@ -62,6 +66,24 @@ class FileStore:
 
     def __init__(self, root: str | os.PathLike[str] = DEFAULT_ROOT) -> None:
         self.root = Path(root)
+
+    async def outgoing(self, folder: str, suffix: str) -> Path:
+        """A fresh path for a file made only to be sent (a workbook, a printed form),
+        under ``root/<folder>``, owner-only.  Such files are not uploads: they are
+        not content-addressed nor kept, and those made more than ``OUTGOING_KEPT_S``
+        ago (long sent) are removed first."""
+        suffix = _normalise_suffix(suffix)
+        return await asyncio.to_thread(self._outgoing_sync, folder, suffix)
+
+    def _outgoing_sync(self, folder: str, suffix: str) -> Path:
+        place = self.root / folder
+        place.mkdir(mode=0o700, parents=True, exist_ok=True)
+        oldest = time.time() - OUTGOING_KEPT_S
+        for old in place.glob(f"*{suffix}"):
+            with contextlib.suppress(OSError):  # removed by another process meanwhile
+                if old.stat().st_mtime < oldest:
+                    old.unlink()
+        return place / f"{secrets.token_hex(12)}{suffix}"
 
     async def save(self, data: bytes, *, suffix: str) -> StoredFile:
         """Store ``data`` (if not already there) and tell where it lives."""

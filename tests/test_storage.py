@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
+from storage import files as storage_files
 from storage import repo
 from storage.db import SessionFactory, create_engine, session_factory
 from storage.files import FileStore, sniff_mime
@@ -738,6 +739,24 @@ async def test_file_store_saves_by_hash(file_store: FileStore) -> None:
     assert path.is_absolute()
     assert path.read_bytes() == data
     assert path.is_relative_to(file_store.root.resolve())
+
+
+async def test_outgoing_files_are_fresh_owner_only_and_gone_after_a_day(
+    file_store: FileStore,
+) -> None:
+    """A form or workbook made to be sent is not kept as an upload is."""
+    first = await file_store.outgoing("forms", ".pdf")
+    first.write_bytes(b"%PDF-1.4 sent yesterday")
+    kept = await file_store.outgoing("forms", ".pdf")
+    kept.write_bytes(b"%PDF-1.4 sent now")
+    assert first != kept
+    assert first.parent == file_store.root / "forms"
+    assert first.parent.stat().st_mode & 0o077 == 0
+    day_ago = first.stat().st_mtime - storage_files.OUTGOING_KEPT_S - 1
+    os.utime(first, (day_ago, day_ago))
+    await file_store.outgoing("forms", ".pdf")
+    assert not first.exists()
+    assert kept.exists()
 
 
 async def test_file_store_deduplicates(file_store: FileStore) -> None:

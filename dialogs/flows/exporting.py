@@ -6,16 +6,11 @@ the bot serves several); every press is checked again on the server: the role
 held now, in the organisation the button names.  Only the declarations of that
 organisation's subtree are read (``storage.exports``), the latest submitted
 version of each; drafts never leave.  The workbook is written to a file of its
-own beside the file store and sent as every document is (``Media``); files of
-earlier exports are removed after a day.
+own beside the file store (``FileStore.outgoing``: removed after a day) and
+sent as every document is (``Media``).
 """
 
 from __future__ import annotations
-
-import datetime as dt
-import secrets
-import time
-from pathlib import Path
 
 from dialogs import exports
 from dialogs.flows import staff as staff_flow
@@ -28,9 +23,6 @@ ACTIONS = frozenset({Action.EXPORT_ORG, Action.EXPORT_PROGRAM})
 
 FOLDER = "exports"
 """Where workbooks are written, under the file store's root."""
-
-KEPT = dt.timedelta(days=1)
-"""How long a workbook stays on disk after it was made (it was sent long before)."""
 
 
 async def export(turn: Turn) -> Outcome:
@@ -68,10 +60,7 @@ async def button(turn: Turn, event: ButtonIn) -> Outcome:
 
 
 async def _send(turn: Turn, org: Organisation, program: Program) -> Outcome:
-    folder = turn.desk.files.root / FOLDER
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _prune(folder)
-    path = folder / f"{secrets.token_hex(12)}.xlsx"
+    path = await turn.desk.files.outgoing(FOLDER, ".xlsx")
     count = await exports.write_table(
         turn.session, program, loc=turn.loc, zone=turn.desk.zone, path=path, under=org.id
     )
@@ -83,14 +72,3 @@ async def _send(turn: Turn, org: Organisation, program: Program) -> Outcome:
     text = turn.t("export.sent", organisation=org.name, program=title, count=count)
     media = Media(kind="document", name=name, path=str(path))
     return Outcome(replies=[Reply(text=text, media=[media])])
-
-
-def _prune(folder: Path) -> None:
-    """Remove the workbooks made more than a day ago (each was sent when made)."""
-    oldest = time.time() - KEPT.total_seconds()
-    for old in folder.glob("*.xlsx"):
-        try:
-            if old.stat().st_mtime < oldest:
-                old.unlink()
-        except OSError:  # removed by another process meanwhile
-            continue

@@ -3,12 +3,14 @@
 
 The form is made from what is stored now (the submitted version, each level's
 opinion, signer and date) by the desk's form maker and sent as Word, and as PDF
-where LibreOffice could make one; each file goes into the file store first, so
-every transport sends it as it sends any document.
+where LibreOffice could make one; each file is written beside the file store
+(``FileStore.outgoing``, removed after a day), so every transport sends it as it
+sends any document.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from dialogs.flows import menus
@@ -21,6 +23,9 @@ from storage.models import Application, ApplicationStatus
 log = logging.getLogger(__name__)
 
 ACTIONS = frozenset({Action.FORM_OWN, Action.REVIEW_FORM})
+
+FOLDER = "forms"
+"""Where forms are written to be sent, under the file store's root."""
 
 
 def own_button(turn: Turn, app: Application) -> Button:
@@ -65,10 +70,10 @@ async def send_form(turn: Turn, app: Application) -> Outcome:
         return Outcome(replies=[Reply(text=turn.t("documents.unavailable"))])
     made = await maker(turn.session, app, loc=turn.loc, today=turn.today())
     media: list[Media] = []
-    for name, data_ in made:
-        stored = await turn.desk.files.save(data_, suffix="." + name.rsplit(".", 1)[-1])
-        path = str(turn.desk.files.root / stored.path)
-        media.append(Media(kind="document", name=name, path=path))
+    for name, content in made:  # made to be sent, not kept as an upload is
+        path = await turn.desk.files.outgoing(FOLDER, "." + name.rsplit(".", 1)[-1])
+        await asyncio.to_thread(path.write_bytes, content)
+        media.append(Media(kind="document", name=name, path=str(path)))
     key = "documents.sent" if len(made) > 1 else "documents.sent_word_only"
     text = turn.t(key, title=turn.title_of(app))
     return Outcome(replies=[Reply(text=text, media=media)])
