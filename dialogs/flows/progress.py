@@ -94,15 +94,7 @@ async def read(turn: Turn, app: Application, section_id: str) -> Outcome:
     )
     page = section_page(program, section, shown[section.id], version.answers)
     text = render(View(lines=(header, Plain(""), *page)), turn.loc, date_style=program.date_style)
-    nav: list[Button] = []
-    if at > 0:
-        nav.append(
-            Button(turn.t("review.btn.prev"), Action.READ_OWN, app.id or 0, sections[at - 1].id)
-        )
-    if at + 1 < len(sections):
-        nav.append(
-            Button(turn.t("review.btn.next"), Action.READ_OWN, app.id or 0, sections[at + 1].id)
-        )
+    nav = review.section_nav(turn, Action.READ_OWN, app.id or 0, sections, at)
     buttons = [nav] if nav else []
     buttons.append([forms.own_button(turn, app)])
     buttons.append([Button(turn.t("engine.btn.menu_status"), Action.STATUS)])

@@ -18,7 +18,7 @@ from dialogs import announce
 from dialogs.engine import Walker
 from dialogs.qtypes import kind
 from dialogs.render import render
-from dialogs.schema import Program, Question, ReviewLevel
+from dialogs.schema import Program, Question, ReviewLevel, Section
 from dialogs.screens import section_page
 from dialogs.turn import Turn
 from dialogs.ui import Action, Button, ButtonIn, Media, Outcome, Reply, storable
@@ -182,15 +182,7 @@ async def read(turn: Turn, task: ReviewTask, section_id: str) -> Outcome:
         total=len(sections),
         version=task.submission_no,
     )
-    nav: list[Button] = []
-    if at > 0:
-        nav.append(
-            Button(turn.t("review.btn.prev"), Action.REVIEW_READ, task.id or 0, sections[at - 1].id)
-        )
-    if at + 1 < len(sections):
-        nav.append(
-            Button(turn.t("review.btn.next"), Action.REVIEW_READ, task.id or 0, sections[at + 1].id)
-        )
+    nav = section_nav(turn, Action.REVIEW_READ, task.id or 0, sections, at)
     buttons = [nav] if nav else []
     download = Button(turn.t("documents.btn.download"), Action.REVIEW_FORM, task.id or 0)
     buttons.append([download, Button(turn.t("review.btn.card"), Action.REVIEW_SHOW, task.id or 0)])
@@ -202,6 +194,19 @@ async def read(turn: Turn, task: ReviewTask, section_id: str) -> Outcome:
         media=await media_of(turn, shown[section.id], version.answers),
     )
     return Outcome(replies=[reply])
+
+
+def section_nav(
+    turn: Turn, action: Action, arg: int, sections: list[Section], at: int
+) -> list[Button]:
+    """上一部分 / 下一部分 around section ``at`` of a declaration being read (by its
+    reviewer: ``REVIEW_READ`` of the task; by its applicant: ``READ_OWN``)."""
+    nav: list[Button] = []
+    if at > 0:
+        nav.append(Button(turn.t("review.btn.prev"), action, arg, sections[at - 1].id))
+    if at + 1 < len(sections):
+        nav.append(Button(turn.t("review.btn.next"), action, arg, sections[at + 1].id))
+    return nav
 
 
 async def media_of(turn: Turn, questions: list[Question], answers: dict[str, Any]) -> list[Media]:
