@@ -182,7 +182,7 @@ def build(
             elif q.type in UPLOADS:
                 shown, others = _upload(q, value, files)
                 pictures[q.id] = shown
-                values[q.id] = "、".join(others)
+                values[q.id] = loc.t("engine.sep.list").join(others)
                 items.append(Item(q.id, q.label, pictures=shown, files=others))
             else:
                 values[q.id] = _text(q, value, loc, style)

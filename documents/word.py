@@ -99,11 +99,12 @@ def _box_context(box: Box, loc: Locale) -> dict[str, str]:
     signers = [o.signer for o in box.opinions if o.signer]
     dates = [o.date for o in box.opinions if o.date is not None]
     names = [o.approved_name for o in box.opinions if o.approved_name]
+    sep = loc.t("engine.sep.list")
     return {
         "label": box.label,
         "text": "\n".join(texts),
-        "signer": "、".join(signers),
-        "organisation": "、".join(o.organisation for o in box.opinions if o.organisation),
+        "signer": sep.join(signers),
+        "organisation": sep.join(o.organisation for o in box.opinions if o.organisation),
         "date": _date(max(dates) if dates else None, loc),
         "stamp": loc.t("documents.stamp") if box.stamp else "",
         "approved_name": names[-1] if names else "",
@@ -244,7 +245,7 @@ def render_generic(content: FormContent, loc: Locale) -> bytes:
                 if item.rows:
                     _nested(cells[1], item.columns, item.rows, ANSWER_CM - 0.4)
             elif item.pictures or item.files:
-                _write(cells[1], "、".join(item.files))
+                _write(cells[1], loc.t("engine.sep.list").join(item.files))
                 _pictures(cells[1], item.pictures)
             else:
                 _write(cells[1], item.text)
